@@ -1,0 +1,76 @@
+import type { Endpoint } from '../tcp/types.js';
+import type { Exchange, ProtocolName, RequestInfo, ResponseInfo } from '../protocols/types.js';
+
+/** Which rule found a span's parent. */
+export type LinkRule = 'traceparent' | 'request-id' | 'timing';
+
+/** Trace context found on one exchange (request side, else echoed on the response). */
+export interface TraceContext {
+  /** 32 lower-case hex, from traceparent / b3 / uber-trace-id / sw8. */
+  traceId: string | null;
+  /** The caller's span id carried on the wire (16 hex), if any. */
+  parentSpanId: string | null;
+  sampled: boolean | null;
+  /** Which header gave traceId: "traceparent" | "b3" | "uber-trace-id" | "sw8" | "sql-comment" ... */
+  source: string | null;
+  tracestate: string | null;
+  /** First request id found (configured header names, in order). */
+  requestId: string | null;
+  /** Header carrying requestId. */
+  requestIdSource: string | null;
+  /** Headers present but invalid (ignored, counted): header names. */
+  invalid: string[];
+}
+
+export type ServiceKind = 'service' | 'database' | 'client' | 'external';
+
+/**
+ * One exchange after correlation: the record written to --exchanges (NDJSON), one per line.
+ * Field names are stable and documented in docs/exchange-record.md.
+ */
+export interface SpanRecord {
+  protocol: ProtocolName;
+  client: Endpoint;
+  server: Endpoint;
+  connectionId: number;
+  index: number;
+  streamId: number | null;
+  requestSeq: number | null;
+  startUs: number;
+  endUs: number | null;
+  durationUs: number | null;
+  request: RequestInfo;
+  response: ResponseInfo | null;
+  requestId: string | null;
+  traceId: string;
+  /** The SERVER span of this exchange (16 hex), deterministic from the wire. */
+  spanId: string;
+  /** The CLIENT span of this exchange (16 hex), as the caller's instrumentation would have made it. */
+  clientSpanId: string;
+  /** spanId of the exchange this one was made while serving, or the wire's parent span id, else null. */
+  parentSpanId: string | null;
+  /** Name of the service that served the request (server side). */
+  service: string;
+  /** Name of the caller (client side). */
+  peerService: string;
+  serviceKind: ServiceKind;
+  link: LinkRule | null;
+  traceContextSource: string | null;
+  error: boolean;
+  bytes: { request: number; response: number };
+  notes: string[];
+}
+
+export interface TraceTree {
+  traceId: string;
+  startUs: number;
+  endUs: number | null;
+  spans: number;
+  root: SpanNode;
+}
+export interface SpanNode {
+  span: SpanRecord;
+  children: SpanNode[];
+}
+
+export type { Exchange };

@@ -1,0 +1,161 @@
+import type { Counters } from '../util/counters.js';
+import type { Direction, Endpoint, Flow, StreamHandler } from '../tcp/types.js';
+
+export type ProtocolName = 'http' | 'http2' | 'grpc' | 'mysql';
+
+/** A header or metadata field; names are lower-case. Sensitive fields are never kept. */
+export type HeaderField = [name: string, value: string];
+
+export interface HttpRequestInfo {
+  method: string;
+  path: string;
+  host: string | null;
+  version: string; // "1.0" | "1.1"
+  bodyBytes: number;
+  userAgent?: string | null;
+}
+export interface HttpResponseInfo {
+  status: number;
+  reason: string;
+  version: string;
+  bodyBytes: number;
+  /** 1xx interim statuses seen before the final one. */
+  interim?: number[];
+}
+
+export interface Http2RequestInfo {
+  method: string;
+  path: string;
+  authority: string | null;
+  scheme: string | null;
+  streamId: number;
+  bodyBytes: number;
+}
+export interface Http2ResponseInfo {
+  status: number | null;
+  bodyBytes: number;
+  /** RST_STREAM error code name or GOAWAY, when the stream did not end normally. */
+  reset?: string | null;
+}
+
+export interface GrpcRequestInfo {
+  /** `pkg.Service` */
+  service: string;
+  /** RPC method name */
+  method: string;
+  /** `/pkg.Service/Method` */
+  path: string;
+  authority: string | null;
+  streamId: number;
+  messages: number;
+  messageBytes: number;
+  compressedMessages: number;
+  /** grpc-timeout converted to milliseconds, null when absent */
+  timeoutMs: number | null;
+  callKind: 'unary' | 'client-streaming' | 'server-streaming' | 'bidi-streaming';
+  /** First message decoded with --proto (size-capped), when configured. */
+  message?: unknown;
+}
+export interface GrpcResponseInfo {
+  httpStatus: number | null;
+  grpcStatus: number | null;
+  grpcMessage: string | null;
+  messages: number;
+  messageBytes: number;
+  compressedMessages: number;
+  trailersOnly: boolean;
+  reset?: string | null;
+  message?: unknown;
+}
+
+export interface MysqlRequestInfo {
+  /** Upper-case command name without COM_ prefix: QUERY, STMT_EXECUTE, ... or UNKNOWN_0x.. */
+  command: string;
+  sql: string | null;
+  /** SQL with literals replaced by `?`, for grouping */
+  normalizedSql: string | null;
+  statementId: number | null;
+  database: string | null;
+}
+export interface MysqlResponseInfo {
+  ok: boolean;
+  errorCode: number | null;
+  sqlState: string | null;
+  errorMessage: string | null;
+  rows: number | null;
+  columns: number | null;
+  affectedRows: number | null;
+  lastInsertId: number | null;
+  warnings: number | null;
+}
+
+export type RequestInfo = HttpRequestInfo | Http2RequestInfo | GrpcRequestInfo | MysqlRequestInfo;
+export type ResponseInfo = HttpResponseInfo | Http2ResponseInfo | GrpcResponseInfo | MysqlResponseInfo;
+
+/**
+ * One request/response exchange as seen on the wire, before correlation.
+ * Times are µs since the Unix epoch (packet time).
+ */
+export interface Exchange {
+  protocol: ProtocolName;
+  /** Connection number (Flow.id) and its endpoints. */
+  connectionId: number;
+  client: Endpoint;
+  server: Endpoint;
+  /** Position of the request on its connection, from 0 (HTTP/2: order of stream opening). */
+  index: number;
+  /** Absolute TCP sequence number of the first request byte, null if unknown (after a gap). */
+  requestSeq: number | null;
+  /** HTTP/2 stream id, else null. */
+  streamId: number | null;
+  /** First request byte. */
+  startUs: number;
+  /** Last request byte. */
+  requestEndUs: number;
+  /** First response byte, null when no response was seen. */
+  responseStartUs: number | null;
+  /** Last response byte, null when no response was seen. */
+  endUs: number | null;
+  request: RequestInfo;
+  response: ResponseInfo | null;
+  /** Request headers/metadata that may carry trace context (lower-case names, sensitive removed). */
+  requestHeaders: HeaderField[];
+  /** Response headers/trailers (gateways echo request ids). */
+  responseHeaders: HeaderField[];
+  /** Free text that may carry trace context (SQL text with comments), else null. */
+  contextText: string | null;
+  /** Bytes on the wire per direction attributable to this exchange (headers + body). */
+  bytes: { request: number; response: number };
+  /** Things the parser could not know or had to skip: "no response seen", "gap in response body", ... */
+  notes: string[];
+}
+
+/** Content detection verdict on the first bytes of one direction. */
+export type Detection = 'yes' | 'no' | 'more';
+
+export interface AnalyzerContext {
+  flow: Flow;
+  emit(exchange: Exchange): void;
+  counters: Counters;
+  /**
+   * Hand the rest of the connection to another analyzer (HTTP/1.1 `Upgrade: h2c` → http2).
+   * Returns the new handler, already opened on the same flow, or null if no such analyzer.
+   * The caller forwards the remaining bytes and events to it.
+   */
+  switchProtocol(name: ProtocolName): StreamHandler | null;
+}
+
+/** One protocol: content detection and a per-connection handler. Stateless; options via its constructor. */
+export interface ProtocolAnalyzer {
+  readonly name: ProtocolName;
+  /** Ports where this protocol is the usual server (a hint only; detection decides). */
+  readonly defaultPorts: readonly number[];
+  /**
+   * Look at the first bytes seen in direction `dir` (as the assembler currently labels it).
+   * 'yes' also when the bytes prove the roles are reversed; then `reversed` tells it.
+   */
+  detect(first: Uint8Array, dir: Direction): Detection;
+  /** True when `detect` said 'yes' for bytes that only a server would send in `dir` = client→server. */
+  reversed?(first: Uint8Array, dir: Direction): boolean;
+  open(ctx: AnalyzerContext): StreamHandler;
+}
