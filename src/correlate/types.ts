@@ -54,6 +54,8 @@ export interface SpanRecord {
   /** Name of the caller (client side). */
   peerService: string;
   serviceKind: ServiceKind;
+  /** Kind of the caller: 'service' when it also serves requests, else 'client'. */
+  peerServiceKind?: ServiceKind;
   link: LinkRule | null;
   traceContextSource: string | null;
   error: boolean;

@@ -1,0 +1,170 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import type { Endpoint } from '../tcp/types.js';
+import type { ProtocolName } from '../protocols/types.js';
+import type { ServiceKind } from './types.js';
+
+/**
+ * Service names for endpoints.
+ *
+ * Precedence for a server endpoint: `--names` entry for ip:port, then for the ip, then the longest
+ * matching CIDR, then the Host/:authority hint seen on its requests (when it is a name, not an
+ * address), then the default: `ip:port`, or `mysql@ip:port` for databases.
+ * A client is named by `--names` (ip, then CIDR); else, when its ip is the address of exactly one
+ * server endpoint seen so far, it is that service (a service calling out is the same node as the
+ * service called); else its ip.
+ */
+export class ServiceNamer {
+  private readonly exact = new Map<string, string>();
+  private readonly cidrs: { prefix: bigint; bits: number; v6: boolean; name: string }[] = [];
+  private readonly serversByIp = new Map<string, Set<string>>();
+  private readonly hostHints = new Map<string, string>();
+  private readonly protocolOf = new Map<string, ProtocolName>();
+
+  constructor(names: Record<string, string> = {}) {
+    for (const [key, name] of Object.entries(names)) this.addRule(key, String(name));
+  }
+
+  /** Learn from an exchange: its server endpoint, protocol and Host hint. */
+  observe(server: Endpoint, protocol: ProtocolName, hostHint: string | null): void {
+    const key = endpointKey(server);
+    let ports = this.serversByIp.get(server.ip);
+    if (!ports) this.serversByIp.set(server.ip, (ports = new Set()));
+    ports.add(key);
+    if (!this.protocolOf.has(key)) this.protocolOf.set(key, protocol);
+    if (hostHint && !this.hostHints.has(key)) {
+      const host = stripPort(hostHint);
+      if (host && isIP(host) === 0 && host !== 'localhost') this.hostHints.set(key, host);
+    }
+  }
+
+  serverName(server: Endpoint): string {
+    const key = endpointKey(server);
+    return (
+      this.exact.get(key) ??
+      this.exact.get(server.ip) ??
+      this.cidrName(server.ip) ??
+      this.hostHints.get(key) ??
+      (this.protocolOf.get(key) === 'mysql' ? `mysql@${key}` : key)
+    );
+  }
+
+  clientName(client: Endpoint): string {
+    const named = this.exact.get(client.ip) ?? this.cidrName(client.ip);
+    if (named) return named;
+    const servers = this.serversByIp.get(client.ip);
+    if (servers && servers.size === 1) {
+      const [only] = servers;
+      const [ip, port] = splitKey(only!);
+      return this.serverName({ ip, port });
+    }
+    return client.ip;
+  }
+
+  serverKind(server: Endpoint): ServiceKind {
+    return this.protocolOf.get(endpointKey(server)) === 'mysql' ? 'database' : 'service';
+  }
+
+  /** A client that never serves anything is a 'client' node; one that does is a 'service'. */
+  clientKind(client: Endpoint): ServiceKind {
+    return this.serversByIp.has(client.ip) ? 'service' : 'client';
+  }
+
+  private addRule(key: string, name: string): void {
+    const slash = key.indexOf('/');
+    if (slash < 0) {
+      this.exact.set(normaliseKey(key), name);
+      return;
+    }
+    const ip = key.slice(0, slash);
+    const bits = Number(key.slice(slash + 1));
+    const v6 = isIP(ip) === 6;
+    if (isIP(ip) === 0 || !Number.isInteger(bits) || bits < 0 || bits > (v6 ? 128 : 32)) {
+      throw new NamesFileError(`invalid CIDR in names: ${key}`);
+    }
+    this.cidrs.push({ prefix: maskOf(ipToBigInt(ip), bits, v6), bits, v6, name });
+    this.cidrs.sort((a, b) => b.bits - a.bits);
+  }
+
+  private cidrName(ip: string): string | undefined {
+    if (this.cidrs.length === 0) return undefined;
+    const v6 = isIP(ip) === 6;
+    const value = ipToBigInt(ip);
+    return this.cidrs.find((c) => c.v6 === v6 && maskOf(value, c.bits, v6) === c.prefix)?.name;
+  }
+}
+
+export class NamesFileError extends Error {
+  readonly code = 'ERR_NAMES_FILE';
+}
+
+/** Read a `--names` file: a JSON or YAML mapping of ip, ip:port or CIDR to a service name. */
+export function loadNamesFile(path: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new NamesFileError(`cannot read names file ${path}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new NamesFileError(`names file ${path} is not valid JSON/YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new NamesFileError(`names file ${path} must map addresses to names`);
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (typeof v !== 'string' && typeof v !== 'number') throw new NamesFileError(`names file ${path}: value for ${k} is not a name`);
+    out[k] = String(v);
+  }
+  return out;
+}
+
+export function endpointKey(e: Endpoint): string {
+  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+}
+
+function splitKey(key: string): [string, number] {
+  const at = key.lastIndexOf(':');
+  const ip = key.slice(0, at).replace(/^\[|\]$/g, '');
+  return [ip, Number(key.slice(at + 1))];
+}
+
+function normaliseKey(key: string): string {
+  if (isIP(key)) return key;
+  const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(key);
+  if (bracketed) return `[${bracketed[1]}]:${bracketed[2]}`;
+  return key;
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith('[')) return host.slice(1, host.indexOf(']'));
+  const colon = host.indexOf(':');
+  return colon >= 0 && host.indexOf(':', colon + 1) < 0 ? host.slice(0, colon) : host;
+}
+
+function ipToBigInt(ip: string): bigint {
+  if (isIP(ip) === 4) return ip.split('.').reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n);
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const parse = (s: string | undefined): number[] => (s ? s.split(':').flatMap(hextetOrV4) : []);
+  const left = parse(head);
+  const right = parse(tail);
+  const groups = tail === undefined ? left : [...left, ...new Array(8 - left.length - right.length).fill(0), ...right];
+  return groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
+}
+
+function hextetOrV4(part: string): number[] {
+  if (!part.includes('.')) return [parseInt(part, 16)];
+  const [a, b, c, d] = part.split('.').map(Number) as [number, number, number, number];
+  return [(a << 8) | b, (c << 8) | d];
+}
+
+function maskOf(value: bigint, bits: number, v6: boolean): bigint {
+  const width = v6 ? 128n : 32n;
+  const hostBits = width - BigInt(bits);
+  return (value >> hostBits) << hostBits;
+}

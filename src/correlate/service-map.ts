@@ -1,0 +1,135 @@
+import { LogHistogram } from '../util/histogram.js';
+import { endpointKey } from './naming.js';
+import type { ServiceKind, SpanRecord } from './types.js';
+
+export interface ServiceMapNode {
+  id: string;
+  name: string;
+  addresses: string[];
+  kind: ServiceKind;
+  protocols: string[];
+}
+
+export interface ServiceMapEdge {
+  source: string;
+  target: string;
+  protocol: string;
+  calls: number;
+  errors: number;
+  /** Calls without a response in the capture. */
+  incomplete: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  bytes: { request: number; response: number };
+}
+
+export interface ServiceMap {
+  nodes: ServiceMapNode[];
+  edges: ServiceMapEdge[];
+}
+
+interface NodeAcc {
+  name: string;
+  addresses: Set<string>;
+  kinds: Set<ServiceKind>;
+  protocols: Set<string>;
+}
+
+interface EdgeAcc {
+  source: string;
+  target: string;
+  protocol: string;
+  calls: number;
+  errors: number;
+  incomplete: number;
+  latency: LogHistogram;
+  requestBytes: number;
+  responseBytes: number;
+}
+
+/** Who calls whom, how often, how fast, how often it fails: aggregated from spans as they are emitted. */
+export class ServiceMapBuilder {
+  private readonly nodes = new Map<string, NodeAcc>();
+  private readonly edges = new Map<string, EdgeAcc>();
+
+  add(span: SpanRecord): void {
+    const target = this.node(span.service);
+    target.addresses.add(endpointKey(span.server));
+    target.kinds.add(span.serviceKind);
+    target.protocols.add(span.protocol);
+    const source = this.node(span.peerService);
+    source.addresses.add(span.client.ip);
+    source.kinds.add(span.peerServiceKind ?? 'client');
+
+    const key = `${span.peerService}\u0000${span.service}\u0000${span.protocol}`;
+    let edge = this.edges.get(key);
+    if (!edge) {
+      edge = {
+        source: span.peerService,
+        target: span.service,
+        protocol: span.protocol,
+        calls: 0,
+        errors: 0,
+        incomplete: 0,
+        latency: new LogHistogram(),
+        requestBytes: 0,
+        responseBytes: 0,
+      };
+      this.edges.set(key, edge);
+    }
+    edge.calls++;
+    if (span.error) edge.errors++;
+    if (span.durationUs === null) edge.incomplete++;
+    else edge.latency.record(span.durationUs / 1000);
+    edge.requestBytes += span.bytes.request;
+    edge.responseBytes += span.bytes.response;
+  }
+
+  build(): ServiceMap {
+    const nodes = [...this.nodes.values()]
+      .map((n) => ({
+        id: n.name,
+        name: n.name,
+        addresses: [...n.addresses].sort(),
+        kind: kindOf(n.kinds),
+        protocols: [...n.protocols].sort(),
+      }))
+      .sort((a, b) => compare(a.id, b.id));
+    const round = (v: number): number => Math.round(v * 1000) / 1000;
+    const edges = [...this.edges.values()]
+      .map((e) => ({
+        source: e.source,
+        target: e.target,
+        protocol: e.protocol,
+        calls: e.calls,
+        errors: e.errors,
+        incomplete: e.incomplete,
+        latencyMs: {
+          p50: round(e.latency.quantile(0.5)),
+          p95: round(e.latency.quantile(0.95)),
+          p99: round(e.latency.quantile(0.99)),
+          max: round(e.latency.max),
+        },
+        bytes: { request: e.requestBytes, response: e.responseBytes },
+      }))
+      .sort((a, b) => compare(a.source, b.source) || compare(a.target, b.target) || compare(a.protocol, b.protocol));
+    return { nodes, edges };
+  }
+
+  private node(name: string): NodeAcc {
+    let n = this.nodes.get(name);
+    if (!n) this.nodes.set(name, (n = { name, addresses: new Set(), kinds: new Set(), protocols: new Set() }));
+    return n;
+  }
+}
+
+/** A node that serves anything is a service or database; one that only calls is a client. */
+function kindOf(kinds: Set<ServiceKind>): ServiceKind {
+  if (kinds.has('database')) return 'database';
+  if (kinds.has('service')) return 'service';
+  if (kinds.has('external')) return 'external';
+  return 'client';
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,193 @@
+import type { Counters } from '../util/counters.js';
+import type { Direction, EndReason, Flow, StreamFactory, StreamHandler } from '../tcp/types.js';
+import type { AnalyzerContext, Exchange, ProtocolAnalyzer, ProtocolName } from './types.js';
+
+export interface DispatcherOptions {
+  analyzers: readonly ProtocolAnalyzer[];
+  counters: Counters;
+  emit(exchange: Exchange): void;
+  /** `--port http=8080,9000`: connections to these server ports skip detection. */
+  portHints?: ReadonlyMap<number, ProtocolName>;
+  /** Bytes per direction examined before a connection is declared unknown. Default 8 KiB. */
+  maxDetectBytes?: number;
+}
+
+/**
+ * Chooses the protocol of each connection and hands its streams to that analyzer.
+ *
+ * Detection looks at content, not only ports: analyzers whose usual port is the server's are asked
+ * first, then the others. Until one says yes, events are held (copied, bounded by maxDetectBytes);
+ * then they are replayed into the analyzer's handler in the order they arrived. A detector can prove
+ * the roles guessed from ports wrong (a response seen on the "client" side); the roles are then swapped
+ * before anything is delivered.
+ */
+export class ProtocolDispatcher implements StreamFactory {
+  private readonly byName = new Map<ProtocolName, ProtocolAnalyzer>();
+
+  constructor(private readonly opts: DispatcherOptions) {
+    for (const a of opts.analyzers) this.byName.set(a.name, a);
+  }
+
+  open(flow: Flow): StreamHandler {
+    const hinted = this.opts.portHints?.get(flow.server.port) ?? this.opts.portHints?.get(flow.client.port);
+    if (hinted) {
+      const analyzer = this.byName.get(hinted);
+      if (analyzer) {
+        if (this.opts.portHints?.get(flow.server.port) !== hinted) flow.swapRoles();
+        this.opts.counters.add(`protocols.connections.${analyzer.name}`);
+        return analyzer.open(this.contextFor(flow));
+      }
+    }
+    return new DetectingHandler(flow, this.candidatesFor(flow), this);
+  }
+
+  /** @internal */
+  contextFor(flow: Flow): AnalyzerContext {
+    const ctx: AnalyzerContext = {
+      flow,
+      emit: this.opts.emit,
+      counters: this.opts.counters,
+      switchProtocol: (name) => {
+        const next = this.byName.get(name);
+        if (!next) return null;
+        this.opts.counters.add(`protocols.switched.${name}`);
+        return next.open(ctx);
+      },
+    };
+    return ctx;
+  }
+
+  /** @internal */
+  get counters(): Counters {
+    return this.opts.counters;
+  }
+
+  /** @internal */
+  get maxDetectBytes(): number {
+    return this.opts.maxDetectBytes ?? 8192;
+  }
+
+  private candidatesFor(flow: Flow): ProtocolAnalyzer[] {
+    const onPort = (a: ProtocolAnalyzer): boolean =>
+      a.defaultPorts.includes(flow.server.port) || a.defaultPorts.includes(flow.client.port);
+    return [...this.opts.analyzers.filter(onPort), ...this.opts.analyzers.filter((a) => !onPort(a))];
+  }
+}
+
+type HeldEvent =
+  | { kind: 'data'; dir: Direction; bytes: Uint8Array; ts: number; offset: number }
+  | { kind: 'gap'; dir: Direction; lost: number; ts: number; offset: number }
+  | { kind: 'end'; dir: Direction; reason: EndReason; ts: number };
+
+/** Holds a connection's first events until an analyzer recognises them. */
+class DetectingHandler implements StreamHandler {
+  private readonly held: HeldEvent[] = [];
+  /** Bytes of each direction since its last gap: what detection looks at. */
+  private readonly sample: [Uint8Array[], Uint8Array[]] = [[], []];
+  private readonly sampleBytes = [0, 0];
+  private readonly rejected: [Set<ProtocolAnalyzer>, Set<ProtocolAnalyzer>] = [new Set(), new Set()];
+  private target: StreamHandler | null = null;
+  private givenUp = false;
+
+  constructor(
+    private readonly flow: Flow,
+    private readonly candidates: ProtocolAnalyzer[],
+    private readonly dispatcher: ProtocolDispatcher,
+  ) {}
+
+  data(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void {
+    if (this.target) return this.target.data(dir, bytes, ts, offset);
+    if (this.givenUp) return this.dispatcher.counters.add('protocols.unrecognised-bytes', bytes.length);
+    const copy = bytes.slice();
+    this.held.push({ kind: 'data', dir, bytes: copy, ts, offset });
+    this.sample[dir].push(copy);
+    this.sampleBytes[dir] += copy.length;
+    this.detect(dir);
+  }
+
+  gap(dir: Direction, lost: number, ts: number, offset: number): void {
+    if (this.target) return this.target.gap(dir, lost, ts, offset);
+    if (this.givenUp) return;
+    this.held.push({ kind: 'gap', dir, lost, ts, offset });
+    this.sample[dir] = [];
+    this.sampleBytes[dir] = 0;
+    this.rejected[dir].clear();
+  }
+
+  end(dir: Direction, reason: EndReason, ts: number): void {
+    if (this.target) return this.target.end(dir, reason, ts);
+    if (this.givenUp) return;
+    this.held.push({ kind: 'end', dir, reason, ts });
+  }
+
+  close(ts: number): void {
+    if (this.target) return this.target.close(ts);
+    if (!this.givenUp && this.held.some((e) => e.kind === 'data')) this.giveUp();
+  }
+
+  private detect(dir: Direction): void {
+    const bytes = concat(this.sample[dir], this.sampleBytes[dir]);
+    this.sample[dir] = [bytes];
+    let undecided = false;
+    for (const analyzer of this.candidates) {
+      if (this.rejected[dir].has(analyzer)) continue;
+      const verdict = safeDetect(analyzer, bytes, dir);
+      if (verdict === 'yes') return this.start(analyzer, analyzer.reversed?.(bytes, dir) === true);
+      if (verdict === 'no') this.rejected[dir].add(analyzer);
+      else undecided = true;
+    }
+    const exhausted = (d: Direction): boolean =>
+      this.rejected[d].size === this.candidates.length || this.sampleBytes[d] >= this.dispatcher.maxDetectBytes;
+    if ((!undecided || this.sampleBytes[dir] >= this.dispatcher.maxDetectBytes) && exhausted(0) && exhausted(1)) {
+      this.giveUp();
+    } else if (this.sampleBytes[0] + this.sampleBytes[1] >= 4 * this.dispatcher.maxDetectBytes) {
+      this.giveUp();
+    }
+  }
+
+  private start(analyzer: ProtocolAnalyzer, reversed: boolean): void {
+    if (reversed) this.flow.swapRoles();
+    const counters = this.dispatcher.counters;
+    counters.add(`protocols.connections.${analyzer.name}`);
+    if (reversed) counters.add('protocols.roles-swapped');
+    const target = analyzer.open(this.dispatcher.contextFor(this.flow));
+    this.target = target;
+    const flip = (d: Direction): Direction => (reversed ? ((1 - d) as Direction) : d);
+    for (const e of this.held.splice(0)) {
+      if (e.kind === 'data') target.data(flip(e.dir), e.bytes, e.ts, e.offset);
+      else if (e.kind === 'gap') target.gap(flip(e.dir), e.lost, e.ts, e.offset);
+      else target.end(flip(e.dir), e.reason, e.ts);
+    }
+    this.sample[0] = [];
+    this.sample[1] = [];
+  }
+
+  private giveUp(): void {
+    this.givenUp = true;
+    const bytes = this.held.reduce((n, e) => n + (e.kind === 'data' ? e.bytes.length : 0), 0);
+    this.held.length = 0;
+    this.sample[0] = [];
+    this.sample[1] = [];
+    this.dispatcher.counters.add('protocols.unrecognised-connections');
+    this.dispatcher.counters.add('protocols.unrecognised-bytes', bytes);
+  }
+}
+
+function safeDetect(analyzer: ProtocolAnalyzer, bytes: Uint8Array, dir: Direction): 'yes' | 'no' | 'more' {
+  try {
+    return analyzer.detect(bytes, dir);
+  } catch {
+    return 'no';
+  }
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
