@@ -1,0 +1,101 @@
+import type { SpanRecord } from '../../correlate/types.js';
+import {
+  BatchingSpanExporter,
+  ExportConfigError,
+  FileTransport,
+  HttpTransport,
+  isUrlTarget,
+  resolveEndpoint,
+  type BatchEncoder,
+  type BatchingOptions,
+  type EncodedBatch,
+  type FileFraming,
+  type HttpTransportOptions,
+  type Transport,
+} from '../transport.js';
+import { encodeOtlpJson } from './json.js';
+import { OtlpProtobufEncoder } from './proto.js';
+import { countSpans, toOtlpRequest, type OtlpTransformOptions } from './transform.js';
+
+export type OtlpFormat = 'protobuf' | 'json';
+
+export const OTLP_TRACES_PATH = '/v1/traces';
+const CONTENT_TYPES: Record<OtlpFormat, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
+
+/** SpanRecords → one ExportTraceServiceRequest per batch, in the chosen encoding. */
+export class OtlpBatchEncoder implements BatchEncoder<SpanRecord> {
+  private readonly protobuf: OtlpProtobufEncoder | null;
+
+  constructor(
+    readonly format: OtlpFormat,
+    private readonly transformOptions: OtlpTransformOptions = {},
+  ) {
+    this.protobuf = format === 'protobuf' ? new OtlpProtobufEncoder() : null;
+  }
+
+  encode(records: readonly SpanRecord[]): EncodedBatch {
+    const request = toOtlpRequest(records, this.transformOptions);
+    const spans = countSpans(request);
+    if (spans === 0) return { body: new Uint8Array(0), spans };
+    const body = this.protobuf ? this.protobuf.encode(request) : Buffer.from(encodeOtlpJson(request), 'utf8');
+    return { body, spans };
+  }
+}
+
+/**
+ * File layouts of the OpenTelemetry Collector's file exporter (and file receiver):
+ * json: one ExportTraceServiceRequest per line (JSON lines);
+ * protobuf: each message preceded by its length, 4 bytes big-endian.
+ */
+export function otlpFileFraming(format: OtlpFormat): FileFraming {
+  if (format === 'json') {
+    const newline = Buffer.from('\n');
+    return { frame: (body) => [body, newline] };
+  }
+  return {
+    frame: (body) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(body.byteLength);
+      return [length, body];
+    },
+  };
+}
+
+/** The format of `--otlp TARGET`: the explicit one, else JSON for a .json/.jsonl file, else protobuf. */
+export function otlpFormatFor(target: string, explicit?: OtlpFormat): OtlpFormat {
+  if (explicit) return explicit;
+  return !isUrlTarget(target) && /\.jsonl?$/i.test(target) ? 'json' : 'protobuf';
+}
+
+export interface OtlpExporterOptions extends OtlpTransformOptions, BatchingOptions {
+  /** `--otlp URL|FILE` */
+  target: string;
+  /** `--otlp-format`; see otlpFormatFor for the default. */
+  format?: OtlpFormat;
+  /** `--otlp-header K=V` (HTTP only). */
+  headers?: Readonly<Record<string, string>>;
+  /** Timeouts, retries, compression (HTTP only). */
+  http?: Omit<HttpTransportOptions, 'url' | 'contentType' | 'headers'>;
+}
+
+/** `--otlp`: a batching exporter to an OTLP/HTTP endpoint or an OTLP file. */
+export function createOtlpExporter(options: OtlpExporterOptions): BatchingSpanExporter<SpanRecord> {
+  const format = otlpFormatFor(options.target, options.format);
+  if (options.format && options.format !== 'protobuf' && options.format !== 'json') {
+    throw new ExportConfigError(`--otlp-format must be protobuf or json, not ${String(options.format)}`);
+  }
+  let transport: Transport;
+  let maxInFlight = options.maxInFlight;
+  if (isUrlTarget(options.target)) {
+    transport = new HttpTransport({
+      ...options.http,
+      url: resolveEndpoint(options.target, OTLP_TRACES_PATH),
+      contentType: CONTENT_TYPES[format],
+      headers: options.headers ?? {},
+    });
+  } else {
+    transport = new FileTransport(options.target, otlpFileFraming(format));
+    maxInFlight = 1;
+  }
+  return new BatchingSpanExporter(new OtlpBatchEncoder(format, options), transport, { ...options, maxInFlight });
+}

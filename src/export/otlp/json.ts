@@ -1,0 +1,54 @@
+import type { OtlpAnyValue, OtlpKeyValue, OtlpTraceRequest } from './model.js';
+
+/**
+ * OTLP/JSON (the protobuf JSON mapping with OTLP's exceptions): camelCase field names, trace and span
+ * ids as lower-case hex (not base64), enums as integers, 64-bit integers as decimal strings, fields
+ * at their default value omitted.
+ */
+export function encodeOtlpJson(request: OtlpTraceRequest): string {
+  return JSON.stringify(toOtlpJsonObject(request));
+}
+
+export function toOtlpJsonObject(request: OtlpTraceRequest): unknown {
+  return {
+    resourceSpans: request.resourceSpans.map((rs) => ({
+      resource: { attributes: jsonAttributes(rs.resource.attributes) },
+      scopeSpans: rs.scopeSpans.map((ss) => ({
+        scope: ss.scope.version ? { name: ss.scope.name, version: ss.scope.version } : { name: ss.scope.name },
+        spans: ss.spans.map((span) => ({
+          traceId: span.traceId,
+          spanId: span.spanId,
+          ...(span.parentSpanId ? { parentSpanId: span.parentSpanId } : {}),
+          name: span.name,
+          kind: span.kind,
+          startTimeUnixNano: span.startTimeUnixNano.toString(),
+          endTimeUnixNano: span.endTimeUnixNano.toString(),
+          attributes: jsonAttributes(span.attributes),
+          ...(span.events.length > 0
+            ? {
+                events: span.events.map((event) => ({
+                  timeUnixNano: event.timeUnixNano.toString(),
+                  name: event.name,
+                  ...(event.attributes.length > 0 ? { attributes: jsonAttributes(event.attributes) } : {}),
+                })),
+              }
+            : {}),
+          status: span.status.message ? { code: span.status.code, message: span.status.message } : statusCodeOnly(span.status.code),
+        })),
+      })),
+    })),
+  };
+}
+
+/** An UNSET status is the default: `{}` says so without a redundant zero. */
+function statusCodeOnly(code: number): { code?: number } {
+  return code === 0 ? {} : { code };
+}
+
+function jsonAttributes(attributes: readonly OtlpKeyValue[]): { key: string; value: unknown }[] {
+  return attributes.map(({ key, value }) => ({ key, value: jsonValue(value) }));
+}
+
+function jsonValue(value: OtlpAnyValue): unknown {
+  return 'intValue' in value ? { intValue: String(value.intValue) } : value;
+}
