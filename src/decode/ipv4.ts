@@ -19,10 +19,10 @@ export function decodeIPv4(ctx: DecodeContext, data: Uint8Array, offset: number,
   if (end - offset < MIN_HEADER_LENGTH) return fail(out, 'truncated-ip-header');
   const headerLength = (data[offset]! & 0x0f) * 4;
   if (headerLength < MIN_HEADER_LENGTH) return fail(out, 'bad-ip-header-length');
-  if (end - offset < headerLength) return fail(out, 'truncated-ip-header');
   let totalLength = readU16(data, offset + 2);
+  if (totalLength !== 0 && totalLength < headerLength) return fail(out, 'bad-ip-header-length');
+  if (end - offset < headerLength) return fail(out, 'truncated-ip-header');
   if (totalLength === 0) totalLength = end - offset;
-  else if (totalLength < headerLength) return fail(out, 'bad-ip-header-length');
 
   out.src = ctx.addresses.ipv4(data, offset + 12);
   out.dst = ctx.addresses.ipv4(data, offset + 16);
