@@ -1,0 +1,242 @@
+/**
+ * TCP connection tracking and stream reassembly (after gopacket's reassembly package: a handler per
+ * connection, explicit gaps, flushing by packet time, memory caps as options).
+ *
+ * Policies:
+ * - Connections are keyed by the 4-tuple in either direction. Roles: the sender of a SYN is the
+ *   client, the sender of a lone SYN-ACK the server; without a handshake a port in `serverPorts`,
+ *   then the lower port when the other looks ephemeral (≥ 32768, or ≥ 1024 against < 1024), then the
+ *   destination of the first packet is the server. A flow created by stray packets before any
+ *   sequence number was fixed adopts a handshake that follows.
+ * - Offset 0 of a direction is ISN+1 after a SYN, else the first sequence number carrying data (or
+ *   a FIN). Bytes before it that arrive later are dropped and counted (`tcp.before-start-bytes`).
+ *   Sequence numbers wrap modulo 2^32.
+ * - Delivery is in order; `data` gets views into the packet for in-order segments and owned copies
+ *   for buffered ones; `ts` is the time of the packet that made the bytes deliverable, so it never
+ *   decreases within a direction. Fully old segments are dropped (`retransmittedBytes`). Overlaps:
+ *   the first copy received wins, for delivered and for buffered bytes; a later copy that differs
+ *   from buffered bytes counts `tcp.overlap-conflicts` (delivered bytes are not kept to compare).
+ * - A hole becomes a gap (exact byte count, then the data after it), never joined silently, when:
+ *   the peer acknowledged past the hole and another packet of that direction arrives (so the bytes
+ *   were sent and the capture lost them); buffered bytes of a direction exceed
+ *   `maxBufferedBytesPerConnection` (oldest hole first, `tcp.buffer-cap-per-connection`); all buffered
+ *   bytes exceed `maxBufferedBytesTotal` (every hole of the flows that started buffering earliest,
+ *   `tcp.buffer-cap-total`); or the connection ends (RST, idle, end of capture, superseding SYN).
+ * - FIN ends its direction once every byte before it was delivered or declared lost; data beyond a
+ *   FIN is dropped (`tcp.data-after-fin-bytes`). When a connection is torn down while a seen FIN
+ *   waits behind a hole, the hole becomes a gap and the direction ends 'fin'. RST (sequence number
+ *   not validated) ends both open directions 'rst'. Both directions ended → close, forget the flow.
+ * - After a FIN/RST teardown the 4-tuple is remembered for `closedLingerUs` (60 s of packet time,
+ *   at most `maxRecentlyClosed` keys): non-SYN packets on it count `tcp.late-after-close` (payload in
+ *   `tcp.late-after-close-bytes`) instead of opening a phantom connection. Any SYN that is not a
+ *   retransmission (same ISN) or the expected SYN-ACK starts a new connection with a new id; an
+ *   open flow it supersedes is flushed, its open directions end 'idle' (`tcp.superseded-by-syn`).
+ * - Idle: a flow without packets for `idleTimeoutUs` of packet time is flushed and ends 'idle'; its
+ *   events carry the time of its last packet. Checked when the flow's next packet arrives and by a
+ *   sweep over all flows once per second of packet time.
+ * - A handler that throws is counted (`tcp.handler-errors`); reassembly continues.
+ */
+import { TCP_SYN } from '../decode/types.js';
+import { TcpFlow, type FlowContext } from './flow.js';
+import { destinationIsServer } from './roles.js';
+import type { AssemblerOptions, Endpoint, Flow, TcpSegment } from './types.js';
+
+export interface TcpAssemblerOptions extends AssemblerOptions {
+  /** How long (µs of packet time) a torn-down 4-tuple absorbs late packets. Default 60 s. */
+  closedLingerUs?: number;
+  /** Bound on remembered torn-down 4-tuples. Default 65536. */
+  maxRecentlyClosed?: number;
+}
+
+/** Totals for `wirespan stats`; per-direction arrays are [client→server, server→client]. */
+export interface AssemblerStats {
+  connections: number;
+  withHandshake: number;
+  withoutHandshake: number;
+  openFlows: number;
+  packets: [number, number];
+  payloadBytes: [number, number];
+  retransmittedBytes: number;
+  outOfOrderSegments: number;
+  gaps: number;
+  gapBytes: number;
+  bufferedBytes: number;
+  peakBufferedBytes: number;
+}
+
+const SECOND_US = 1_000_000;
+const SWEEP_EVERY_US = SECOND_US;
+
+export class TcpAssembler {
+  private readonly flows = new Map<string, TcpFlow>();
+  /** Torn-down 4-tuples → close time; insertion order is close order. */
+  private readonly recentlyClosed = new Map<string, number>();
+  /** Flows holding out-of-order bytes, in the order they started buffering. */
+  private readonly flowsWithBuffers = new Set<TcpFlow>();
+  private readonly ctx: FlowContext;
+  private readonly idleTimeoutUs: number;
+  private readonly maxBufferedTotal: number;
+  private readonly closedLingerUs: number;
+  private readonly maxRecentlyClosed: number;
+  private nextId = 1;
+  private nextSweepTs = -Infinity;
+  private bufferedTotal = 0;
+  private peakBuffered = 0;
+  private readonly closedTotals: AssemblerStats = emptyStats();
+
+  constructor(private readonly opts: TcpAssemblerOptions) {
+    this.idleTimeoutUs = opts.idleTimeoutUs ?? 120 * SECOND_US;
+    this.maxBufferedTotal = opts.maxBufferedBytesTotal ?? 256 * 1024 * 1024;
+    this.closedLingerUs = opts.closedLingerUs ?? 60 * SECOND_US;
+    this.maxRecentlyClosed = opts.maxRecentlyClosed ?? 65536;
+    this.ctx = {
+      counters: opts.counters,
+      factory: opts.factory,
+      maxBufferedBytesPerDirection: opts.maxBufferedBytesPerConnection ?? 4 * 1024 * 1024,
+      bufferedChanged: (flow, delta) => this.bufferedChanged(flow, delta),
+      closed: (flow, tornDown) => this.flowClosed(flow, tornDown),
+    };
+  }
+
+  segment(s: TcpSegment, ts: number): void {
+    if (ts >= this.nextSweepTs) {
+      this.sweep(ts);
+      this.nextSweepTs = ts + SWEEP_EVERY_US;
+    }
+    const key = flowKey(s);
+    let flow = this.flows.get(key);
+    const syn = (s.flags & TCP_SYN) !== 0;
+    if (flow !== undefined && ts - flow.lastTs > this.idleTimeoutUs) {
+      flow.terminate('idle', flow.lastTs);
+      flow = undefined;
+    }
+    if (flow !== undefined && syn && flow.startsNewConnection(s, flow.directionOf(s))) {
+      this.opts.counters.add('tcp.superseded-by-syn');
+      flow.terminate('idle', ts);
+      flow = undefined;
+    }
+    if (flow === undefined) {
+      if (!syn && this.isLateAfterClose(key, s, ts)) return;
+      flow = this.openFlow(key, s, ts);
+    }
+    flow.segment(s, flow.directionOf(s), ts);
+    if (this.bufferedTotal > this.maxBufferedTotal) this.enforceTotalCap(ts);
+  }
+
+  /** Flush, as idle, every flow whose latest packet is older than `ts`. */
+  flushOlderThan(ts: number): void {
+    for (const flow of this.flows.values()) {
+      if (flow.lastTs < ts) flow.terminate('idle', flow.lastTs);
+    }
+  }
+
+  /** End of capture: deliver what is buffered (gaps first), end open directions 'eof', close all. */
+  finish(ts: number): void {
+    for (const flow of this.flows.values()) flow.terminate('eof', ts);
+    this.recentlyClosed.clear();
+  }
+
+  stats(): AssemblerStats {
+    const out: AssemblerStats = { ...this.closedTotals, packets: [...this.closedTotals.packets], payloadBytes: [...this.closedTotals.payloadBytes] };
+    for (const flow of this.flows.values()) addFlow(out, flow);
+    out.connections = this.nextId - 1;
+    out.openFlows = this.flows.size;
+    out.bufferedBytes = this.bufferedTotal;
+    out.peakBufferedBytes = this.peakBuffered;
+    return out;
+  }
+
+  private openFlow(key: string, s: TcpSegment, ts: number): TcpFlow {
+    const source: Endpoint = { ip: s.src, port: s.srcPort };
+    const destination: Endpoint = { ip: s.dst, port: s.dstPort };
+    const flow = destinationIsServer(s.flags, s.srcPort, s.dstPort, this.opts.serverPorts)
+      ? new TcpFlow(this.nextId++, key, source, destination, ts, this.ctx)
+      : new TcpFlow(this.nextId++, key, destination, source, ts, this.ctx);
+    this.flows.set(key, flow);
+    return flow;
+  }
+
+  private isLateAfterClose(key: string, s: TcpSegment, ts: number): boolean {
+    const closedAt = this.recentlyClosed.get(key);
+    if (closedAt === undefined || ts - closedAt > this.closedLingerUs) return false;
+    this.opts.counters.add('tcp.late-after-close');
+    if (s.payload.length > 0) this.opts.counters.add('tcp.late-after-close-bytes', s.payload.length);
+    return true;
+  }
+
+  private sweep(now: number): void {
+    this.flushOlderThan(now - this.idleTimeoutUs);
+    for (const [key, closedAt] of this.recentlyClosed) {
+      if (now - closedAt <= this.closedLingerUs) break;
+      this.recentlyClosed.delete(key);
+    }
+  }
+
+  private enforceTotalCap(ts: number): void {
+    this.opts.counters.add('tcp.buffer-cap-total');
+    for (const flow of this.flowsWithBuffers) {
+      if (this.bufferedTotal <= this.maxBufferedTotal) break;
+      flow.forceOutBuffers(ts);
+    }
+  }
+
+  private bufferedChanged(flow: TcpFlow, delta: number): void {
+    this.bufferedTotal += delta;
+    if (this.bufferedTotal > this.peakBuffered) this.peakBuffered = this.bufferedTotal;
+    if (flow.bufferedBytes > 0) this.flowsWithBuffers.add(flow);
+    else this.flowsWithBuffers.delete(flow);
+  }
+
+  private flowClosed(flow: TcpFlow, tornDown: boolean): void {
+    if (this.flows.get(flow.key) === flow) this.flows.delete(flow.key);
+    this.flowsWithBuffers.delete(flow);
+    addFlow(this.closedTotals, flow);
+    if (tornDown) {
+      this.recentlyClosed.delete(flow.key);
+      this.recentlyClosed.set(flow.key, flow.lastTs);
+      if (this.recentlyClosed.size > this.maxRecentlyClosed) {
+        const oldest = this.recentlyClosed.keys().next();
+        if (!oldest.done) this.recentlyClosed.delete(oldest.value);
+      }
+    }
+    this.opts.onFlowClosed?.(flow);
+  }
+}
+
+/** The same key for both directions of a 4-tuple. */
+function flowKey(s: TcpSegment): string {
+  const forward = s.src < s.dst || (s.src === s.dst && s.srcPort <= s.dstPort);
+  return forward ? `${s.src} ${s.srcPort} ${s.dst} ${s.dstPort}` : `${s.dst} ${s.dstPort} ${s.src} ${s.srcPort}`;
+}
+
+function emptyStats(): AssemblerStats {
+  return {
+    connections: 0,
+    withHandshake: 0,
+    withoutHandshake: 0,
+    openFlows: 0,
+    packets: [0, 0],
+    payloadBytes: [0, 0],
+    retransmittedBytes: 0,
+    outOfOrderSegments: 0,
+    gaps: 0,
+    gapBytes: 0,
+    bufferedBytes: 0,
+    peakBufferedBytes: 0,
+  };
+}
+
+function addFlow(out: AssemblerStats, flow: Flow): void {
+  if (flow.handshake) out.withHandshake++;
+  else out.withoutHandshake++;
+  const stats = flow.stats;
+  for (const dir of [0, 1] as const) {
+    const d = stats[dir];
+    out.packets[dir] += d.packets;
+    out.payloadBytes[dir] += d.payloadBytes;
+    out.retransmittedBytes += d.retransmittedBytes;
+    out.outOfOrderSegments += d.outOfOrderSegments;
+    out.gaps += d.gaps;
+    out.gapBytes += d.gapBytes;
+  }
+}

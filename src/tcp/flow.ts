@@ -1,0 +1,227 @@
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/types.js';
+import type { Counters } from '../util/counters.js';
+import { HalfStream, type HalfStreamSink } from './half-stream.js';
+import { seqAdd } from './sequence.js';
+import type {
+  Direction,
+  DirectionStats,
+  EndReason,
+  Endpoint,
+  Flow,
+  StreamFactory,
+  StreamHandler,
+  TcpSegment,
+} from './types.js';
+
+/** What a flow needs from its assembler. */
+export interface FlowContext {
+  readonly counters: Counters;
+  readonly factory: StreamFactory;
+  readonly maxBufferedBytesPerDirection: number;
+  /** Out-of-order bytes of `flow` grew (delta > 0) or shrank. */
+  bufferedChanged(flow: TcpFlow, delta: number): void;
+  /** The flow closed (handler.close was called); `tornDown`: both ends closed it (FIN/RST). */
+  closed(flow: TcpFlow, tornDown: boolean): void;
+}
+
+const IGNORED_STREAM: StreamHandler = {
+  data() {},
+  gap() {},
+  end() {},
+  close() {},
+};
+
+/**
+ * One TCP connection: roles, the two half streams and the handler they feed. Handler exceptions
+ * are counted (`tcp.handler-errors`) and do not interrupt reassembly.
+ */
+export class TcpFlow implements Flow, HalfStreamSink {
+  private clientEndpoint: Endpoint;
+  private serverEndpoint: Endpoint;
+  private handshakeSeen = false;
+  private latestTs: number;
+  /** Indexed by Direction; swapped together with the roles. */
+  private readonly halves: [HalfStream, HalfStream];
+  private readonly handler: StreamHandler;
+  /** The handler returned from a data call: roles can no longer change. */
+  private dataConsumed = false;
+  bufferedBytes = 0;
+  isClosed = false;
+
+  constructor(
+    readonly id: number,
+    readonly key: string,
+    client: Endpoint,
+    server: Endpoint,
+    readonly startTs: number,
+    private readonly ctx: FlowContext,
+  ) {
+    this.clientEndpoint = client;
+    this.serverEndpoint = server;
+    this.latestTs = startTs;
+    const max = ctx.maxBufferedBytesPerDirection;
+    this.halves = [new HalfStream(0, this, ctx.counters, max), new HalfStream(1, this, ctx.counters, max)];
+    this.handler = this.openHandler();
+  }
+
+  get client(): Endpoint {
+    return this.clientEndpoint;
+  }
+  get server(): Endpoint {
+    return this.serverEndpoint;
+  }
+  get handshake(): boolean {
+    return this.handshakeSeen;
+  }
+  get lastTs(): number {
+    return this.latestTs;
+  }
+  get baseSeq(): [number | null, number | null] {
+    return [this.halves[0].base, this.halves[1].base];
+  }
+  get stats(): [DirectionStats, DirectionStats] {
+    return [this.halves[0].stats, this.halves[1].stats];
+  }
+  get ended(): [EndReason | null, EndReason | null] {
+    return [this.halves[0].ended, this.halves[1].ended];
+  }
+
+  /** Allowed until the handler has returned from its first data call (detectors may call it there). */
+  swapRoles(): void {
+    if (this.dataConsumed) throw new Error(`flow ${this.id}: swapRoles() after data was consumed`);
+    this.swapInternal();
+  }
+
+  directionOf(s: TcpSegment): Direction {
+    return s.srcPort === this.clientEndpoint.port && s.src === this.clientEndpoint.ip ? 0 : 1;
+  }
+
+  /**
+   * Whether a SYN or SYN-ACK belongs to a new connection on this 4-tuple rather than to this one:
+   * a retransmitted SYN (same ISN) and the peer's SYN-ACK belong here, and so does a first SYN on a
+   * flow that has seen no sequence numbers yet (stray ACKs just before a handshake).
+   */
+  startsNewConnection(s: TcpSegment, dir: Direction): boolean {
+    const own = this.halves[dir];
+    if (own.isn !== null) return own.isn !== s.seq;
+    const peer = this.halves[dir === 0 ? 1 : 0];
+    if (peer.isn !== null) return false;
+    return own.base !== null || peer.base !== null;
+  }
+
+  segment(s: TcpSegment, dir: Direction, ts: number): void {
+    const flags = s.flags;
+    this.latestTs = ts;
+    let own = this.halves[dir];
+    own.stats.packets++;
+    let dataSeq = s.seq;
+    if (flags & TCP_SYN) {
+      if (!this.handshakeSeen) {
+        this.handshakeSeen = true;
+        const senderRole: Direction = flags & TCP_ACK ? 1 : 0;
+        if (dir !== senderRole) {
+          this.swapInternal();
+          dir = senderRole;
+          own = this.halves[dir];
+        }
+      }
+      own.syn(s.seq);
+      dataSeq = seqAdd(s.seq, 1);
+    }
+    const peer = this.halves[dir === 0 ? 1 : 0];
+    if (flags & TCP_ACK) peer.peerAck(s.ack);
+    if (flags & TCP_RST) {
+      this.terminate('rst', ts);
+      return;
+    }
+    own.accept(dataSeq, s.payload, (flags & TCP_FIN) !== 0, ts);
+    if (!this.isClosed) own.resolveAcknowledgedHoles(ts);
+  }
+
+  /** Deliver everything buffered (gaps first), end the open directions with `reason`, close. */
+  terminate(reason: EndReason, ts: number): void {
+    if (this.isClosed) return;
+    const [first, second] = this.halves;
+    for (const half of [first, second]) {
+      if (half.ended !== null) continue;
+      half.flushAll(ts);
+      if (half.ended === null) this.endDirection(half, reason, ts);
+    }
+  }
+
+  /** The total buffer cap: give up waiting for every hole of this flow. */
+  forceOutBuffers(ts: number): void {
+    for (const half of [this.halves[0], this.halves[1]]) while (half.forceOldest(ts));
+  }
+
+  // HalfStreamSink
+
+  data(stream: HalfStream, bytes: Uint8Array, ts: number, offset: number): void {
+    try {
+      this.handler.data(stream.dir, bytes, ts, offset);
+    } catch {
+      this.ctx.counters.add('tcp.handler-errors');
+    }
+    this.dataConsumed = true;
+  }
+
+  gap(stream: HalfStream, lostBytes: number, ts: number, offset: number): void {
+    this.ctx.counters.add('tcp.gaps');
+    this.ctx.counters.add('tcp.gap-bytes', lostBytes);
+    try {
+      this.handler.gap(stream.dir, lostBytes, ts, offset);
+    } catch {
+      this.ctx.counters.add('tcp.handler-errors');
+    }
+  }
+
+  finReached(stream: HalfStream, ts: number): void {
+    this.endDirection(stream, 'fin', ts);
+  }
+
+  bufferedChanged(delta: number): void {
+    this.bufferedBytes += delta;
+    this.ctx.bufferedChanged(this, delta);
+  }
+
+  private endDirection(half: HalfStream, reason: EndReason, ts: number): void {
+    half.ended = reason;
+    try {
+      this.handler.end(half.dir, reason, ts);
+    } catch {
+      this.ctx.counters.add('tcp.handler-errors');
+    }
+    if (this.halves[0].ended !== null && this.halves[1].ended !== null) this.close(ts);
+  }
+
+  private close(ts: number): void {
+    this.isClosed = true;
+    try {
+      this.handler.close(ts);
+    } catch {
+      this.ctx.counters.add('tcp.handler-errors');
+    }
+    const tornDown = this.halves.every((h) => h.ended === 'fin' || h.ended === 'rst');
+    this.ctx.closed(this, tornDown);
+  }
+
+  private swapInternal(): void {
+    const [a, b] = this.halves;
+    this.halves[0] = b;
+    this.halves[1] = a;
+    b.dir = 0;
+    a.dir = 1;
+    const client = this.clientEndpoint;
+    this.clientEndpoint = this.serverEndpoint;
+    this.serverEndpoint = client;
+  }
+
+  private openHandler(): StreamHandler {
+    try {
+      return this.ctx.factory.open(this);
+    } catch {
+      this.ctx.counters.add('tcp.handler-errors');
+      return IGNORED_STREAM;
+    }
+  }
+}
