@@ -1,0 +1,353 @@
+import type { Counters } from '../../util/counters.js';
+import type { Direction, EndReason } from '../../tcp/types.js';
+import { MessageParser, type AfterHead, type MessageParserEvents, type ParsedHead } from './message-parser.js';
+import { findMessageStart, type MessageKind } from './start-line.js';
+
+/** One message of one direction, as far as it has been read. */
+export interface MessageProgress {
+  head: ParsedHead | null;
+  startTs: number;
+  /** ts of the latest chunk that carried bytes of this message. */
+  lastTs: number;
+  /** Stream offset of the first byte as the assembler counts it; null after a gap of unknown size. */
+  streamOffset: number | null;
+  /** Wire bytes (head + body, known gap bytes included); final once the message completed or aborted. */
+  wireBytes: number;
+  /** Entity bytes (de-chunked), gap bytes inside a body of known length included. */
+  bodyBytes: number;
+  /** Set when bytes of the body were never captured. */
+  bodyGap: boolean;
+  /** Internal: this direction's stream position of the first byte. */
+  startPosition: number;
+}
+
+/** How the body after a head is framed, and what the direction does once the message is complete. */
+export interface HeadDecision {
+  body: 'none' | 'sized' | 'chunked' | 'until-close' | 'invalid';
+  /** For 'sized'. */
+  length: number;
+  /** 'divert': the rest of this direction is not HTTP/1 (or not yet known to be): hand it to the sink. */
+  then: 'next' | 'divert';
+}
+
+export type LossCause = 'gap' | 'error' | 'end';
+
+export interface ReaderSink {
+  head(dir: Direction, message: MessageProgress): HeadDecision;
+  trailers(dir: Direction, raw: string[]): void;
+  complete(dir: Direction, message: MessageProgress): void;
+  /** A message whose head was delivered will never complete. */
+  aborted(dir: Direction, message: MessageProgress, cause: LossCause): void;
+  /** The start of a message was lost: cut by a gap or the end, unparseable, or inside a gap between messages. */
+  lost(dir: Direction, cause: LossCause): void;
+  divertedData(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void;
+  divertedGap(dir: Direction, lostBytes: number, ts: number, offset: number): void;
+  divertedEnd(dir: Direction, reason: EndReason, ts: number): void;
+}
+
+type Mode = 'resync' | 'parse' | 'sized-body' | 'diverted' | 'ended';
+
+const LF = 0x0a;
+
+/**
+ * Reads the HTTP/1.x messages of one direction: a MessageParser while the stream is in step, and a
+ * resynchronising scanner (for the next plausible start line at a line start) when it is not — at a
+ * start that may be mid-connection, after a parse error, after a gap. Bodies of known length are counted
+ * here rather than in the parser, so a gap inside one only shortens what is left to count.
+ */
+export class DirectionReader {
+  private mode: Mode = 'resync';
+  private parser: MessageParser | null = null;
+  private readonly parserEvents: MessageParserEvents;
+  private current: MessageProgress | null = null;
+  private decision: HeadDecision | null = null;
+  private invalidHead = false;
+  private bodyRemaining = 0;
+  /** Resync: the next byte begins a line (or may begin a message). */
+  private lineStart = true;
+  /** The parser was started on a guess; failing before a head only means the guess was wrong. */
+  private speculative: boolean;
+  /** Own stream position: delivered bytes plus gap bytes of known size. */
+  private position = 0;
+  private offsetKnown = true;
+  // The chunk being read (valid during data()).
+  private chunkTs = 0;
+  private chunkOffset = 0;
+  private chunkBase = 0;
+  private chunkLength = 0;
+  private readonly kind: MessageKind;
+
+  constructor(
+    private readonly dir: Direction,
+    private readonly sink: ReaderSink,
+    private readonly counters: Counters,
+    /** Offset 0 of the stream is known to be a message start (the handshake was seen). */
+    startIsCertain: boolean,
+  ) {
+    this.kind = dir === 0 ? 'request' : 'response';
+    this.speculative = !startIsCertain;
+    this.parserEvents = {
+      head: (head) => this.onHead(head),
+      body: (length) => {
+        if (this.current) this.current.bodyBytes += length;
+      },
+      trailers: (raw) => this.sink.trailers(this.dir, raw),
+      complete: (endIndex) => this.onParserComplete(endIndex),
+    };
+  }
+
+  get diverted(): boolean {
+    return this.mode === 'diverted';
+  }
+
+  data(bytes: Uint8Array, ts: number, offset: number): void {
+    if (this.mode === 'ended') return this.counters.add('http.bytes-after-end', bytes.length);
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.chunkTs = ts;
+    this.chunkOffset = offset;
+    this.chunkBase = this.position;
+    this.chunkLength = buf.length;
+    this.position += buf.length;
+    let at = 0;
+    while (at < buf.length) {
+      switch (this.mode) {
+        case 'resync':
+          at = this.scan(buf, at);
+          break;
+        case 'parse':
+          at = this.parse(buf, at);
+          break;
+        case 'sized-body':
+          at = this.countBody(buf, at);
+          break;
+        case 'diverted':
+          this.sink.divertedData(this.dir, buf.subarray(at), ts, offset + at);
+          return;
+        default:
+          return; // 'ended' (a sink callback may end the direction)
+      }
+    }
+  }
+
+  gap(lostBytes: number, ts: number, offset: number): void {
+    const known = lostBytes >= 0;
+    const before = this.position;
+    if (known) this.position += lostBytes;
+    else this.offsetKnown = false;
+    const msg = this.current;
+    switch (this.mode) {
+      case 'diverted':
+        return this.sink.divertedGap(this.dir, lostBytes, ts, offset);
+      case 'ended':
+        return;
+      case 'resync':
+        this.lineStart = true;
+        return;
+      case 'sized-body':
+        if (msg && known && lostBytes <= this.bodyRemaining) {
+          msg.bodyBytes += lostBytes;
+          msg.bodyGap = true;
+          msg.lastTs = ts;
+          this.bodyRemaining -= lostBytes;
+          if (this.bodyRemaining === 0) this.finishMessage(this.position, -1);
+          return;
+        }
+        if (msg) this.abort(msg, 'gap', before);
+        return this.enterResync(true);
+      case 'parse':
+        if (msg?.head && this.parser?.readingUntilClose) {
+          if (known) msg.bodyBytes += lostBytes;
+          msg.bodyGap = true;
+          msg.lastTs = ts;
+          return;
+        }
+        if (msg?.head) this.abort(msg, 'gap', before);
+        else if (msg && !this.parser?.idle && this.speculative) this.skipped(before - msg.startPosition);
+        else if (!this.speculative) this.sink.lost(this.dir, 'gap');
+        return this.enterResync(true);
+    }
+  }
+
+  end(reason: EndReason, ts: number): void {
+    const msg = this.current;
+    switch (this.mode) {
+      case 'diverted':
+        this.sink.divertedEnd(this.dir, reason, ts);
+        break;
+      case 'sized-body':
+        if (msg) this.abort(msg, 'end', this.position);
+        break;
+      case 'parse':
+        if (msg?.head && this.parser?.readingUntilClose) {
+          this.parser.finish();
+        } else if (msg?.head) {
+          this.abort(msg, 'end', this.position);
+        } else if (msg && !this.parser?.idle) {
+          if (this.speculative) {
+            this.skipped(this.position - msg.startPosition);
+          } else {
+            this.counters.add('http.incomplete-heads');
+            this.sink.lost(this.dir, 'end');
+          }
+        }
+        break;
+      case 'resync':
+      case 'ended':
+        break;
+    }
+    this.mode = 'ended';
+    this.current = null;
+    this.parser = null;
+  }
+
+  /** Stop reading messages: from now on everything goes to the sink's diverted* methods. */
+  divert(): void {
+    if (this.mode === 'ended' || this.mode === 'diverted') return;
+    if (this.current?.head) this.abort(this.current, 'end', this.position);
+    this.mode = 'diverted';
+    this.current = null;
+    this.parser = null;
+  }
+
+  /** Read messages again after `divert`, starting at a message boundary. */
+  resume(): void {
+    if (this.mode !== 'diverted') return;
+    this.mode = 'parse';
+    this.speculative = false;
+    this.parser = new MessageParser(this.kind, this.parserEvents);
+  }
+
+  private scan(buf: Buffer, at: number): number {
+    const found = findMessageStart(this.kind, buf, at, buf.length, this.lineStart);
+    if (found.found === 'none') {
+      this.skipped(buf.length - at);
+      this.lineStart = found.lineStartAtEnd;
+      return buf.length;
+    }
+    this.skipped(found.at - at);
+    this.mode = 'parse';
+    this.parser = new MessageParser(this.kind, this.parserEvents);
+    return found.at;
+  }
+
+  private parse(buf: Buffer, at: number): number {
+    this.parser ??= new MessageParser(this.kind, this.parserEvents);
+    if (!this.current) this.startMessage(at);
+    this.current!.lastTs = this.chunkTs;
+    const result = this.parser.execute(buf, at, buf.length);
+    const next = at + result.consumed;
+    if (this.invalidHead) {
+      this.invalidHead = false;
+      return this.failParse(buf, next, at);
+    }
+    if (result.error || result.consumed === 0) return this.failParse(buf, next, at);
+    return next;
+  }
+
+  private countBody(buf: Buffer, at: number): number {
+    const msg = this.current!;
+    const take = Math.min(this.bodyRemaining, buf.length - at);
+    msg.bodyBytes += take;
+    msg.lastTs = this.chunkTs;
+    this.bodyRemaining -= take;
+    if (this.bodyRemaining === 0) this.finishMessage(this.chunkBase + at + take, at + take);
+    return at + take;
+  }
+
+  private startMessage(at: number): void {
+    this.current = {
+      head: null,
+      startTs: this.chunkTs,
+      lastTs: this.chunkTs,
+      streamOffset: this.offsetKnown ? this.chunkOffset + at : null,
+      wireBytes: 0,
+      bodyBytes: 0,
+      bodyGap: false,
+      startPosition: this.chunkBase + at,
+    };
+  }
+
+  private onHead(head: ParsedHead): AfterHead {
+    const msg = this.current!;
+    msg.head = head;
+    this.speculative = false;
+    const decision = this.sink.head(this.dir, msg);
+    this.decision = decision;
+    switch (decision.body) {
+      case 'invalid':
+        msg.head = null;
+        this.invalidHead = true;
+        return 'stop';
+      case 'sized':
+        this.bodyRemaining = decision.length;
+        return 'stop';
+      case 'chunked':
+      case 'until-close':
+        return 'parse-body';
+      case 'none':
+        return 'stop';
+    }
+  }
+
+  private onParserComplete(endIndex: number): void {
+    if (this.invalidHead || !this.current) return;
+    if (this.bodyRemaining > 0) {
+      this.mode = 'sized-body';
+      return;
+    }
+    this.finishMessage(endIndex >= 0 ? this.chunkBase + endIndex : this.position, endIndex);
+  }
+
+  /** `endIndex`: where in the current chunk the message ended, -1 when not in a chunk. */
+  private finishMessage(endPosition: number, endIndex: number): void {
+    const msg = this.current!;
+    msg.wireBytes = endPosition - msg.startPosition;
+    if (endIndex >= 0) msg.lastTs = this.chunkTs;
+    this.current = null;
+    const then = this.decision?.then ?? 'next';
+    this.decision = null;
+    this.mode = then === 'divert' ? 'diverted' : 'parse';
+    if (then === 'divert') this.parser = null;
+    this.sink.complete(this.dir, msg);
+    // The parser may go on with a pipelined message in the same execute call: it starts here.
+    if (this.mode === 'parse' && endIndex >= 0 && endIndex < this.chunkLength) this.startMessage(endIndex);
+  }
+
+  private abort(msg: MessageProgress, cause: LossCause, endPosition: number): void {
+    msg.wireBytes = endPosition - msg.startPosition;
+    this.current = null;
+    this.decision = null;
+    this.bodyRemaining = 0;
+    this.sink.aborted(this.dir, msg, cause);
+  }
+
+  private failParse(buf: Buffer, errorAt: number, executedFrom: number): number {
+    const msg = this.current;
+    const resumeAt = Math.max(errorAt, executedFrom + 1);
+    if (msg?.head) {
+      this.counters.add('http.parse-errors');
+      this.abort(msg, 'error', this.chunkBase + resumeAt);
+    } else if (msg && this.speculative) {
+      this.skipped(this.chunkBase + resumeAt - msg.startPosition);
+    } else {
+      this.counters.add('http.parse-errors');
+      this.sink.lost(this.dir, 'error');
+    }
+    this.enterResync(buf[resumeAt - 1] === LF);
+    return resumeAt;
+  }
+
+  private enterResync(lineStart: boolean): void {
+    this.mode = 'resync';
+    this.parser = null;
+    this.current = null;
+    this.decision = null;
+    this.bodyRemaining = 0;
+    this.lineStart = lineStart;
+    this.speculative = true;
+  }
+
+  private skipped(bytes: number): void {
+    if (bytes > 0) this.counters.add('http.resync-skipped-bytes', bytes);
+  }
+}
