@@ -9,8 +9,8 @@
  *   at whitespace or a comma and are not URL-decoded (so an unquoted tracestate list is cut at its
  *   first comma; sqlcommenter's quoted, encoded form carries it whole).
  *
- * Comments are found the way MySQL's lexer finds them: text inside '…', "…" and `…` (with doubled
- * quotes and backslash escapes) is not scanned, `--` starts a comment only when followed by whitespace
+ * Comments are found the way MySQL's lexer finds them: text inside '…', "…" (with backslash escapes)
+ * and `…` is not scanned, `--` starts a comment only when followed by whitespace
  * or the end, and executable comments `/*! … *\/`, `/*M! … *\/` and optimizer hints `/*+ … *\/` are SQL,
  * not tags. An unterminated `/*` comment runs to the end of the text (the SQL may have been cut).
  */
@@ -84,15 +84,25 @@ export function decodeSqlcommenterValue(quoted: string): string {
   }
 }
 
+/** Decodes a run of `%XX` escapes one UTF-8 sequence at a time, keeping escapes that do not decode. */
 function decodeRunTolerantly(run: string): string {
   try {
     return decodeURIComponent(run);
   } catch {
-    // A run mixing good and broken UTF-8: decode escape by escape where it can.
-    return run.replace(/%[0-9a-fA-F]{2}/g, (escape) => {
-      const byte = Number.parseInt(escape.slice(1), 16);
-      return byte < 0x80 ? String.fromCharCode(byte) : escape;
-    });
+    const parts: string[] = [];
+    let i = 0;
+    while (i < run.length) {
+      const lead = Number.parseInt(run.slice(i + 1, i + 3), 16);
+      const escapes = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+      try {
+        parts.push(decodeURIComponent(run.slice(i, i + 3 * escapes)));
+        i += 3 * escapes;
+      } catch {
+        parts.push(run.slice(i, i + 3));
+        i += 3;
+      }
+    }
+    return parts.join('');
   }
 }
 
@@ -106,19 +116,16 @@ function skipQuoted(s: string, open: number, n: number, quote: number, backslash
   return close < 0 ? n : close + 1;
 }
 
-/** Index of the quote closing the one at `open` (doubled quotes and, optionally, `\x` escaped), or -1. */
+/**
+ * Index of the quote closing the one at `open`, or -1. A doubled quote (`'it''s'`) needs no rule of its
+ * own: read as two adjacent literals it hides exactly the same text.
+ */
 function closingQuote(s: string, open: number, n: number, quote: number, backslashEscapes: boolean): number {
   let j = open + 1;
   while (j < n) {
     const c = s.charCodeAt(j);
-    if (c === BACKSLASH && backslashEscapes) {
-      j += 2;
-    } else if (c === quote) {
-      if (j + 1 >= n || s.charCodeAt(j + 1) !== quote) return j;
-      j += 2;
-    } else {
-      j++;
-    }
+    if (c === quote) return j;
+    j += c === BACKSLASH && backslashEscapes ? 2 : 1;
   }
   return -1;
 }
