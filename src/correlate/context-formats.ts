@@ -15,10 +15,6 @@ export interface ParsedTraceContext {
   rawParentSpanId: string | null;
 }
 
-/** The formats, in the order TraceContextExtractor prefers them for the trace id. */
-export const TRACE_FORMATS = ['traceparent', 'b3', 'uber-trace-id', 'sw8'] as const;
-export type TraceFormat = (typeof TRACE_FORMATS)[number];
-
 /** Multi-header B3 names (lower case). */
 export const B3_MULTI_HEADERS = [
   'x-b3-traceid',
