@@ -57,7 +57,10 @@ export function exchangeToZipkinSpans(record: SpanRecord, options: ZipkinTransfo
     sqlText: options.sqlText ?? 'normalized',
     httpSpanName: options.httpSpanName ?? 'method-path',
   });
-  const callerEndpoint = zipkinEndpoint(record.peerService, record.client);
+  // A localEndpoint port is a listen port (zipkin2-api.yaml): the caller's ephemeral port is only
+  // given where it is the remote side of the socket.
+  const callerAsLocal = zipkinEndpoint(record.peerService, { ip: record.client.ip, port: 0 });
+  const callerAsRemote = zipkinEndpoint(record.peerService, record.client);
   const calleeEndpoint = zipkinEndpoint(record.service, record.server);
   const timestamp = Math.round(record.startUs);
   const base = {
@@ -76,7 +79,7 @@ export function exchangeToZipkinSpans(record: SpanRecord, options: ZipkinTransfo
     spans.push({
       ...base,
       kind: 'CLIENT',
-      localEndpoint: callerEndpoint,
+      localEndpoint: callerAsLocal,
       remoteEndpoint: calleeEndpoint,
       tags: withError(tags, semantics.client),
     });
@@ -87,7 +90,7 @@ export function exchangeToZipkinSpans(record: SpanRecord, options: ZipkinTransfo
       kind: 'SERVER',
       shared: true,
       localEndpoint: calleeEndpoint,
-      remoteEndpoint: callerEndpoint,
+      remoteEndpoint: callerAsRemote,
       tags: withError(tags, semantics.server),
     });
   }
@@ -100,10 +103,13 @@ export function toZipkinSpans(records: Iterable<SpanRecord>, options: ZipkinTran
   return out;
 }
 
-/** Zipkin keeps service names lower-case; the address goes to ipv4 or ipv6 (zone id dropped). */
+/**
+ * Zipkin keeps service names lower-case; the address goes to ipv4 or ipv6 (zone id dropped, IPv4-mapped
+ * IPv6 as ipv4, as the model asks); port 0 means none.
+ */
 export function zipkinEndpoint(serviceName: string, endpoint: Endpoint): ZipkinEndpoint {
   const out: ZipkinEndpoint = { serviceName: serviceName.toLowerCase() };
-  const ip = endpoint.ip.replace(/%.*$/, '');
+  const ip = endpoint.ip.replace(/%.*$/, '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
   const family = isIP(ip);
   if (family === 4) out.ipv4 = ip;
   else if (family === 6) out.ipv6 = ip;
