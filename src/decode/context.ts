@@ -72,7 +72,7 @@ export function resetLayers(out: DecodedPacket): void {
   out.dst = '';
   out.srcPort = 0;
   out.dstPort = 0;
-  out.vlans.length = 0;
+  if (out.vlans.length !== 0) out.vlans.length = 0;
   out.seq = 0;
   out.ack = 0;
   out.flags = 0;
