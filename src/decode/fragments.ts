@@ -1,13 +1,15 @@
 import type { Counters } from '../util/counters.js';
 
-export const enum FragmentStatus {
+/** What add() did with a fragment. */
+export const FragmentStatus = {
   /** Stored; the datagram is not complete yet. */
-  Held,
+  Held: 0,
   /** This fragment completed the datagram: read `datagram` and `protocol`. */
-  Complete,
+  Complete: 1,
   /** The datagram cannot be reassembled (this fragment or an earlier one was bad). */
-  Failed,
-}
+  Failed: 2,
+} as const;
+export type FragmentStatus = (typeof FragmentStatus)[keyof typeof FragmentStatus];
 
 export interface FragmentReassemblerOptions {
   counters: Counters;
