@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import type { SpanRecord } from '../src/correlate/types.js';
-import { createOtlpExporter, otlpFormatFor } from '../src/export/otlp/exporter.js';
+import { createOtlpExporter, otlpFormatFor, parseOtlpFormat, parseSpanKinds, parseSqlText } from '../src/export/otlp/exporter.js';
 import {
   BatchingSpanExporter,
   HttpTransport,
@@ -331,5 +331,15 @@ test('parseHeaderFlags', () => {
   assert.deepEqual(parseHeaderFlags(['A=1', 'b = two=2', 'c=']), { a: '1', b: 'two=2', c: '' });
   for (const bad of ['novalue', '=x', 'bad name=1']) {
     assert.throws(() => parseHeaderFlags([bad]), { name: 'ExportConfigError' }, bad);
+  }
+});
+
+test('flag parsers: --span-kinds, --sql-text, --otlp-format', () => {
+  assert.deepEqual([...parseSpanKinds('client,server')], ['client', 'server']);
+  assert.deepEqual([...parseSpanKinds(' Server ')], ['server']);
+  assert.equal(parseSqlText('full'), 'full');
+  assert.equal(parseOtlpFormat('json'), 'json');
+  for (const bad of [() => parseSpanKinds(''), () => parseSpanKinds('client,internal'), () => parseSqlText('raw'), () => parseOtlpFormat('grpc')]) {
+    assert.throws(bad, { name: 'ExportConfigError' });
   }
 });

@@ -15,7 +15,8 @@ import {
 } from '../transport.js';
 import { encodeOtlpJson } from './json.js';
 import { OtlpProtobufEncoder } from './proto.js';
-import { countSpans, toOtlpRequest, type OtlpTransformOptions } from './transform.js';
+import type { SqlText } from './exchange.js';
+import { countSpans, toOtlpRequest, type OtlpTransformOptions, type SpanSide } from './transform.js';
 
 export type OtlpFormat = 'protobuf' | 'json';
 
@@ -80,10 +81,7 @@ export interface OtlpExporterOptions extends OtlpTransformOptions, BatchingOptio
 
 /** `--otlp`: a batching exporter to an OTLP/HTTP endpoint or an OTLP file. */
 export function createOtlpExporter(options: OtlpExporterOptions): BatchingSpanExporter<SpanRecord> {
-  const format = otlpFormatFor(options.target, options.format);
-  if (options.format && options.format !== 'protobuf' && options.format !== 'json') {
-    throw new ExportConfigError(`--otlp-format must be protobuf or json, not ${String(options.format)}`);
-  }
+  const format = otlpFormatFor(options.target, options.format && parseOtlpFormat(options.format));
   let transport: Transport;
   let maxInFlight = options.maxInFlight;
   if (isUrlTarget(options.target)) {
@@ -98,4 +96,26 @@ export function createOtlpExporter(options: OtlpExporterOptions): BatchingSpanEx
     maxInFlight = 1;
   }
   return new BatchingSpanExporter(new OtlpBatchEncoder(format, options), transport, { ...options, maxInFlight });
+}
+
+/** `--span-kinds client,server` → the set; throws ExportConfigError on anything else or an empty list. */
+export function parseSpanKinds(value: string): Set<SpanSide> {
+  const kinds = new Set<SpanSide>();
+  for (const part of value.split(',').map((p) => p.trim().toLowerCase())) {
+    if (part !== 'client' && part !== 'server') throw new ExportConfigError(`--span-kinds takes client and/or server, not "${part}"`);
+    kinds.add(part);
+  }
+  return kinds;
+}
+
+/** `--sql-text normalized|full` */
+export function parseSqlText(value: string): SqlText {
+  if (value !== 'normalized' && value !== 'full') throw new ExportConfigError(`--sql-text must be normalized or full, not "${value}"`);
+  return value;
+}
+
+/** `--otlp-format protobuf|json` */
+export function parseOtlpFormat(value: string): OtlpFormat {
+  if (value !== 'protobuf' && value !== 'json') throw new ExportConfigError(`--otlp-format must be protobuf or json, not "${value}"`);
+  return value;
 }
