@@ -1,0 +1,207 @@
+/** What the connection handler knows about one HTTP/2 stream, and how it becomes an Exchange. */
+import type { Flow } from '../../tcp/types.js';
+import type { Counters } from '../../util/counters.js';
+import { GrpcMessageFramer } from '../grpc/message-framer.js';
+import {
+  callKindFromCounts,
+  decodeGrpcMessage,
+  isGrpcContentType,
+  parseGrpcTimeout,
+  splitGrpcPath,
+} from '../grpc/metadata.js';
+import type { ProtoMessageDecoder } from '../grpc/proto-decoder.js';
+import type {
+  Exchange,
+  GrpcRequestInfo,
+  GrpcResponseInfo,
+  HeaderField,
+  Http2RequestInfo,
+  Http2ResponseInfo,
+} from '../types.js';
+import { isUnknownMarker, type DecodedField } from './hpack.js';
+
+export const UNKNOWN = '<unknown>';
+
+/** Never written out, whatever the sender marked (never-indexed fields are dropped as well). */
+const SENSITIVE_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
+
+export class StreamState {
+  /** When the stream's request HEADERS were seen: 'seen'; else it started before the capture (or in a gap). */
+  opened: 'seen' | 'unseen' = 'seen';
+  requestStartUs: number | null = null;
+  firstSeenUs: number;
+  requestEndUs: number | null = null;
+  lastRequestUs: number | null = null;
+  responseStartUs: number | null = null;
+  endUs: number | null = null;
+  lastResponseUs: number | null = null;
+  requestSeq: number | null = null;
+
+  requestFields: DecodedField[] | null = null;
+  requestTrailers: DecodedField[] = [];
+  responseFields: DecodedField[] | null = null;
+  responseTrailers: DecodedField[] | null = null;
+  interim: number[] = [];
+  trailersOnly = false;
+
+  ended: [boolean, boolean] = [false, false];
+  reset: string | null = null;
+  wireBytes: [number, number] = [0, 0];
+  dataBytes: [number, number] = [0, 0];
+  framers: [GrpcMessageFramer | null, GrpcMessageFramer | null] = [null, null];
+  readonly notes = new Set<string>();
+  unknownFields = 0;
+  unknownFieldsAfterGap = 0;
+
+  constructor(
+    readonly id: number,
+    readonly index: number,
+    firstSeenUs: number,
+  ) {
+    this.firstSeenUs = firstSeenUs;
+  }
+
+  get closed(): boolean {
+    return this.reset !== null || (this.ended[0] && this.ended[1]);
+  }
+}
+
+export interface ExchangeContext {
+  flow: Flow;
+  counters: Counters;
+  protoDecoder?: ProtoMessageDecoder | undefined;
+}
+
+function field(fields: readonly DecodedField[] | null, name: string): string | null {
+  if (!fields) return null;
+  for (const f of fields) if (f.name === name) return f.value;
+  return null;
+}
+
+function keptHeaders(...lists: (readonly DecodedField[] | null)[]): HeaderField[] {
+  const out: HeaderField[] = [];
+  for (const list of lists) {
+    if (!list) continue;
+    for (const f of list) {
+      if (f.name.startsWith(':') || f.neverIndexed || SENSITIVE_HEADERS.has(f.name)) continue;
+      out.push([f.name, f.value]);
+    }
+  }
+  return out;
+}
+
+function statusNumber(value: string | null): number | null {
+  return value !== null && /^\d{1,3}$/.test(value) ? Number(value) : null;
+}
+
+export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
+  const { flow } = ctx;
+  const req = s.requestFields;
+  const trailers = s.responseTrailers ?? (s.trailersOnly ? s.responseFields : null);
+  const requestContentType = field(req, 'content-type');
+  const responseContentType = field(s.responseFields, 'content-type');
+  const grpcStatusText = field(trailers, 'grpc-status') ?? field(s.responseFields, 'grpc-status');
+  const grpc =
+    isGrpcContentType(requestContentType) || isGrpcContentType(responseContentType) || grpcStatusText !== null;
+
+  const path = field(req, ':path') ?? UNKNOWN;
+  const authority = field(req, ':authority') ?? field(req, 'host');
+  const sawResponse =
+    s.responseFields !== null || s.responseTrailers !== null || s.lastResponseUs !== null || s.reset !== null;
+  const notes = [...s.notes];
+  if (s.unknownFields > 0) notes.push(`${s.unknownFields} header fields unknown (HPACK state before capture)`);
+  if (s.unknownFieldsAfterGap > 0) notes.push(`${s.unknownFieldsAfterGap} header fields unknown (HPACK state lost in gap)`);
+  if (!sawResponse) notes.push('no response seen');
+
+  const startUs = s.requestStartUs ?? s.firstSeenUs;
+  const base = {
+    connectionId: flow.id,
+    client: flow.client,
+    server: flow.server,
+    index: s.index,
+    requestSeq: s.requestSeq,
+    streamId: s.id,
+    startUs,
+    requestEndUs: s.requestEndUs ?? s.lastRequestUs ?? startUs,
+    responseStartUs: s.responseStartUs,
+    endUs: s.endUs ?? s.lastResponseUs,
+    requestHeaders: keptHeaders(req, s.requestTrailers),
+    responseHeaders: keptHeaders(s.trailersOnly ? null : s.responseFields, trailers),
+    contextText: null,
+    bytes: { request: s.wireBytes[0], response: s.wireBytes[1] },
+    notes,
+  };
+
+  if (!grpc) {
+    const request: Http2RequestInfo = {
+      method: field(req, ':method') ?? UNKNOWN,
+      path,
+      authority,
+      scheme: field(req, ':scheme'),
+      streamId: s.id,
+      bodyBytes: s.dataBytes[0],
+    };
+    const response: Http2ResponseInfo | null = sawResponse
+      ? { status: statusNumber(field(s.responseFields, ':status')), bodyBytes: s.dataBytes[1], reset: s.reset }
+      : null;
+    return { protocol: 'http2', ...base, request, response };
+  }
+
+  const [reqFramer, respFramer] = s.framers;
+  for (const [framer, side] of [[reqFramer, 'request'], [respFramer, 'response']] as const) {
+    if (!framer) {
+      if (s.dataBytes[side === 'request' ? 0 : 1] > 0) notes.push(`${side} messages not counted (message framing before capture)`);
+    } else if (framer.lostSync) {
+      notes.push(`${side} messages undercounted (gap in message framing)`);
+    } else if (framer.partial) {
+      notes.push(`incomplete ${side} message`);
+    }
+  }
+  const requestMessages = reqFramer?.messages ?? 0;
+  const responseMessages = respFramer?.messages ?? 0;
+  const timeoutText = field(req, 'grpc-timeout');
+  let timeoutMs: number | null = null;
+  if (timeoutText !== null) {
+    timeoutMs = parseGrpcTimeout(timeoutText);
+    if (timeoutMs === null && !isUnknownMarker(timeoutText)) ctx.counters.add('grpc.bad-timeout');
+  }
+  const parts = path === UNKNOWN || isUnknownMarker(path) ? null : splitGrpcPath(path);
+  const request: GrpcRequestInfo = {
+    service: parts?.[0] ?? UNKNOWN,
+    method: parts?.[1] ?? UNKNOWN,
+    path,
+    authority,
+    streamId: s.id,
+    messages: requestMessages,
+    messageBytes: reqFramer?.messageBytes ?? 0,
+    compressedMessages: reqFramer?.compressedMessages ?? 0,
+    timeoutMs,
+    callKind: callKindFromCounts(requestMessages, responseMessages),
+  };
+  let response: GrpcResponseInfo | null = null;
+  if (sawResponse) {
+    const grpcMessage = field(trailers, 'grpc-message') ?? (grpcStatusText !== null ? field(s.responseFields, 'grpc-message') : null);
+    response = {
+      httpStatus: statusNumber(field(s.responseFields, ':status')),
+      grpcStatus: grpcStatusText !== null && /^\d+$/.test(grpcStatusText) ? Number(grpcStatusText) : null,
+      grpcMessage: grpcMessage === null || isUnknownMarker(grpcMessage) ? grpcMessage : decodeGrpcMessage(grpcMessage),
+      messages: responseMessages,
+      messageBytes: respFramer?.messageBytes ?? 0,
+      compressedMessages: respFramer?.compressedMessages ?? 0,
+      trailersOnly: s.trailersOnly,
+      reset: s.reset,
+    };
+  }
+  const decoder = ctx.protoDecoder;
+  if (decoder && parts) {
+    if (reqFramer?.firstMessage) {
+      const m = decoder.decode(path, 'request', reqFramer.firstMessage);
+      if (m !== undefined) request.message = m;
+    }
+    if (response && respFramer?.firstMessage) {
+      const m = decoder.decode(path, 'response', respFramer.firstMessage);
+      if (m !== undefined) response.message = m;
+    }
+  }
+  return { protocol: 'grpc', ...base, request, response };
+}
