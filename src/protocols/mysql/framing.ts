@@ -20,6 +20,13 @@ export interface MysqlPacket {
 
 const EMPTY = new Uint8Array(0);
 
+/** An owned copy (Buffer#slice would share memory with the lent chunk). */
+function copyOf(chunk: Uint8Array, start: number, end: number): Uint8Array {
+  const copy = new Uint8Array(end - start);
+  copy.set(chunk.subarray(start, end));
+  return copy;
+}
+
 /**
  * Splits one direction into MySQL packets. `push` lends a chunk, `next` returns packets while whole
  * ones are available; bytes of a partial packet are copied (up to `maxKeep` of its payload) so the
@@ -116,7 +123,7 @@ export class PacketFramer {
         payload = chunk.subarray(this.pos, this.pos + Math.min(take, this.maxKeep));
       } else {
         const keep = Math.min(take, this.maxKeep - this.kept);
-        if (keep > 0) this.parts.push(chunk.slice(this.pos, this.pos + keep));
+        if (keep > 0) this.parts.push(copyOf(chunk, this.pos, this.pos + keep));
         this.kept += keep;
         if (take < this.remaining || this.physicalLength === MAX_PACKET_PAYLOAD) {
           this.pos += take;
@@ -208,7 +215,7 @@ export class CompressedDeframer {
         stored = chunk.subarray(pos, pos + take);
         pos += take;
       } else {
-        this.parts.push(chunk.slice(pos, pos + take));
+        this.parts.push(copyOf(chunk, pos, pos + take));
         this.remaining -= take;
         pos += take;
         if (this.remaining > 0) return;
