@@ -78,6 +78,8 @@ export class CaptureParser {
   /** Absolute stream offset of byte 0 of the buffer being parsed (for error messages). */
   private bufferBase = 0;
   private ended = false;
+  /** A format error found after some packets of the same chunk: they go out first, the error next call. */
+  private failure: CaptureFormatError | null = null;
 
   /** Unconsumed bytes: a view into the last chunk, or a buffer of our own while a record is stitched. */
   private pending: Uint8Array = EMPTY;
@@ -106,13 +108,28 @@ export class CaptureParser {
     this.gzip = opts.gzip ?? false;
   }
 
+  /**
+   * Returns the packets this chunk completes. On a format error, the packets before it are returned
+   * first and the error is thrown by the next push() or end().
+   */
   push(chunk: Uint8Array): CapturedPacket[] {
+    if (this.failure !== null) throw this.failure;
     if (this.ended) throw new Error('CaptureParser.push() after end()');
     const out: CapturedPacket[] = [];
+    try {
+      this.consume(chunk, out);
+    } catch (error) {
+      if (!(error instanceof CaptureFormatError) || out.length === 0) throw error;
+      this.failure = error;
+    }
+    return out;
+  }
+
+  private consume(chunk: Uint8Array, out: CapturedPacket[]): void {
     let position = 0;
     if (this.pendingLength > 0) {
       position = this.completePending(chunk, out);
-      if (this.pendingLength > 0) return out;
+      if (this.pendingLength > 0) return;
     }
     const stop = this.parse(chunk, position, chunk.length, out);
     if (stop < chunk.length) {
@@ -120,11 +137,11 @@ export class CaptureParser {
       this.pendingLength = this.pending.length;
       this.pendingOwned = false;
     }
-    return out;
   }
 
   /** The input is complete. A partial last record becomes a warning; a partial file header throws. */
   end(): CapturedPacket[] {
+    if (this.failure !== null) throw this.failure;
     if (this.ended) return [];
     this.ended = true;
     const have = this.pendingLength;
@@ -143,7 +160,7 @@ export class CaptureParser {
       const view = this.pending.subarray(0, have);
       this.bufferBase = this.offset;
       const need = this.bytesNeeded(view, this.dataView(view));
-      const known = this.headerComplete(have);
+      const known = this.headerComplete(view);
       this.warnings.push(`truncated last record: ${have} of ${known ? '' : 'at least '}${need} bytes`);
       this.counters.add('capture.truncated-last-record');
       this.pending = EMPTY;
@@ -285,9 +302,11 @@ export class CaptureParser {
     }
   }
 
-  private headerComplete(have: number): boolean {
-    if (this.stage === 'pcap-records') return have >= this.pcapRecordHeaderBytes;
-    return have >= MIN_BLOCK_BYTES;
+  /** Whether `bytesNeeded` gave the unit's real length rather than a header minimum. */
+  private headerComplete(buf: Uint8Array): boolean {
+    if (this.stage === 'pcap-records') return buf.length >= this.pcapRecordHeaderBytes;
+    if (buf.length < 8) return false;
+    return buf.length >= MIN_BLOCK_BYTES || this.dataView(buf).getUint32(0, true) !== BLOCK_SECTION_HEADER;
   }
 
   private checkedPcapLength(view: DataView, position: number): number {

@@ -68,7 +68,9 @@ export function toTicks(tsMicros: number, units: bigint): bigint {
   const seconds = Math.floor(tsMicros / 1e6);
   const fractionMicros = tsMicros - seconds * 1e6;
   const fractionTicks = BigInt(Math.round((fractionMicros * Number(units)) / 1e6));
-  return BigInt(seconds) * units + fractionTicks;
+  const ticks = BigInt(seconds) * units + fractionTicks;
+  if (ticks < 0n || ticks >= 1n << 64n) throw new Error(`${tsMicros} µs does not fit 64 bits of 1/${units} s`);
+  return ticks;
 }
 
 /** The µs value a reader should produce for a tick count: independent (BigInt) reference arithmetic. */
