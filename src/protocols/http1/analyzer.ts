@@ -20,7 +20,8 @@ export const HTTP1_DEFAULT_PORTS: readonly number[] = [
  * HTTP/1.0 and 1.1: one Exchange per request/response pair.
  *
  * Counters (all `http.*`): parse-errors, resync-skipped-bytes, responses-without-request (counted, never
- * emitted, as Packetbeat does), invalid-content-length, incomplete-heads, headers-capped, tunnel-bytes
+ * emitted, as Packetbeat does), responses-to-lost-requests (request head unparseable or in a gap),
+ * invalid-content-length, incomplete-heads, headers-capped, tunnel-bytes
  * (after a WebSocket/CONNECT switch), held-bytes-dropped, bytes-after-end.
  */
 export class Http1Analyzer implements ProtocolAnalyzer {

@@ -35,8 +35,11 @@ export class Http1Connection implements StreamHandler, ReaderSink {
   private nextIndex = 0;
   /** Exchanges not emitted yet, in request order (emitted in that order too). */
   private readonly unemitted: PendingExchange[] = [];
-  /** Requests still waiting for their final response head, oldest first. */
-  private readonly awaitingResponse: PendingExchange[] = [];
+  /**
+   * Requests still waiting for their final response head, oldest first; null stands for a request that
+   * was there but could not be read (unparseable head, head inside a gap): its response is skipped.
+   */
+  private readonly awaitingResponse: (PendingExchange | null)[] = [];
   private requestInProgress: PendingExchange | null = null;
   /** The exchange of the response being read; null for a response without a request. */
   private responseTarget: PendingExchange | null = null;
@@ -141,10 +144,11 @@ export class Http1Connection implements StreamHandler, ReaderSink {
   lost(dir: Direction, cause: LossCause): void {
     if (dir === 0) {
       if (cause === 'gap') this.noteForNextRequest = 'gap before request';
+      if (cause !== 'end') this.awaitingResponse.push(null);
       return;
     }
     const x = this.awaitingResponse.shift();
-    if (!x) return;
+    if (!x) return; // nothing awaited, or the request itself was lost
     x.note(cause === 'gap' ? 'response lost in gap' : cause === 'error' ? 'response unparseable' : 'response incomplete');
     x.responseDone = true;
     this.responseLossBefore = cause !== 'end';
@@ -214,20 +218,24 @@ export class Http1Connection implements StreamHandler, ReaderSink {
     const head = message.head!;
     const status = head.status;
     const interim = status >= 100 && status < 200 && status !== 101;
-    const x = this.awaitingResponse[0] ?? null;
+    const awaited: PendingExchange | null | undefined = this.awaitingResponse[0];
+    const x = awaited ?? null;
     this.responseTarget = x;
     this.responseIsFinal = !interim;
     this.responseUpgrade = summary.upgrade;
-    if (!x) {
+    if (awaited === undefined) {
       this.ctx.counters.add('http.responses-without-request');
+    } else if (awaited === null) {
+      if (!interim) this.awaitingResponse.shift();
+      this.ctx.counters.add('http.responses-to-lost-requests');
     } else {
-      x.responseStartUs ??= message.startTs;
+      awaited.responseStartUs ??= message.startTs;
       if (interim) {
-        x.interim.push(status);
+        awaited.interim.push(status);
       } else {
         this.awaitingResponse.shift();
-        x.setResponse(head);
-        if (this.responseLossBefore) x.note('response paired after a gap');
+        awaited.setResponse(head);
+        if (this.responseLossBefore) awaited.note('response paired after a gap');
         this.responseLossBefore = false;
       }
     }
@@ -290,7 +298,8 @@ export class Http1Connection implements StreamHandler, ReaderSink {
 
   private hold(bytes: Uint8Array, ts: number, offset: number): void {
     if (this.heldBytes + bytes.length <= this.options.maxHeldBytes) {
-      this.held.push({ kind: 'data', bytes: bytes.slice(), ts, offset });
+      // A copy (Buffer#slice would only be a view of bytes the assembler may reuse).
+      this.held.push({ kind: 'data', bytes: Uint8Array.prototype.slice.call(bytes), ts, offset });
       this.heldBytes += bytes.length;
       return;
     }

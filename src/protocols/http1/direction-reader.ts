@@ -56,7 +56,7 @@ const LF = 0x0a;
  * here rather than in the parser, so a gap inside one only shortens what is left to count.
  */
 export class DirectionReader {
-  private mode: Mode = 'resync';
+  private mode: Mode;
   private parser: MessageParser | null = null;
   private readonly parserEvents: MessageParserEvents;
   private current: MessageProgress | null = null;
@@ -85,6 +85,7 @@ export class DirectionReader {
     startIsCertain: boolean,
   ) {
     this.kind = dir === 0 ? 'request' : 'response';
+    this.mode = startIsCertain ? 'parse' : 'resync';
     this.speculative = !startIsCertain;
     this.parserEvents = {
       head: (head) => this.onHead(head),
@@ -218,7 +219,8 @@ export class DirectionReader {
   }
 
   private scan(buf: Buffer, at: number): number {
-    const found = findMessageStart(this.kind, buf, at, buf.length, this.lineStart);
+    // Messages often begin with a segment, so a chunk start is a candidate as well as a line start.
+    const found = findMessageStart(this.kind, buf, at, buf.length, this.lineStart || at === 0);
     if (found.found === 'none') {
       this.skipped(buf.length - at);
       this.lineStart = found.lineStartAtEnd;

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Http1Analyzer } from '../src/protocols/http1/index.js';
+import type { HttpRequestInfo, HttpResponseInfo } from '../src/protocols/types.js';
+import { HandlerDriver, type DriverOptions } from './lib/handler-driver.js';
+
+const req = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: h\r\n\r\n`;
+const res = (body: string, status = 200): string => `HTTP/1.1 ${status} X\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+
+function rows(d: HandlerDriver) {
+  return d.exchanges.map((x) => ({
+    path: (x.request as HttpRequestInfo).path,
+    status: (x.response as HttpResponseInfo | null)?.status ?? null,
+    responseBody: (x.response as HttpResponseInfo | null)?.bodyBytes ?? null,
+    notes: x.notes,
+  }));
+}
+
+function driver(options: DriverOptions = {}): HandlerDriver {
+  return new HandlerDriver(new Http1Analyzer(), options);
+}
+
+describe('http1 resynchronisation after gaps, errors and mid-connection starts', () => {
+  test('capture starting mid-connection: both directions begin inside a body', () => {
+    const requestTail = 'ku":"x","qty":2}\nGET lucky\nPOST it\n';
+    const responseTail = 'ody>\nHTTP/1.1 is text\n</html>\n';
+    const d = driver({ handshake: false });
+    d.data(1, responseTail, 5);
+    d.data(0, requestTail + req('/next'), 10);
+    d.data(1, res('hello'), 20);
+    d.close(30);
+    assert.deepEqual(rows(d), [{ path: '/next', status: 200, responseBody: 5, notes: [] }]);
+    assert.equal(d.exchanges[0]!.requestSeq, 1000 + requestTail.length);
+    assert.deepEqual(d.counters.toJSON(), { 'http.resync-skipped-bytes': requestTail.length + responseTail.length });
+  });
+
+  test('capture starting mid-connection with the response to an unseen request', () => {
+    const d = driver({ handshake: false });
+    d.data(1, res('earlier'), 5);
+    d.data(0, req('/seen'), 10);
+    d.data(1, res('ok'), 20);
+    d.close(30);
+    assert.deepEqual(rows(d), [{ path: '/seen', status: 200, responseBody: 2, notes: [] }]);
+    assert.deepEqual(d.counters.toJSON(), { 'http.responses-without-request': 1 });
+  });
+
+  test('a message start split across chunks right after skipped bytes is still found', () => {
+    const d = driver({ handshake: false });
+    d.data(0, 'tail of a body\r\nGE', 10);
+    d.data(0, 'T /split HTTP/1.1\r\nHost: h\r\n\r\n', 11);
+    d.data(1, res('ok'), 20);
+    d.close(30);
+    assert.deepEqual(rows(d), [{ path: '/split', status: 200, responseBody: 2, notes: [] }]);
+    assert.deepEqual(d.counters.toJSON(), { 'http.resync-skipped-bytes': 'tail of a body\r\n'.length });
+  });
+
+  test('gap inside a response body of known length: counted through, noted', () => {
+    const body = 'x'.repeat(1000);
+    const response = res(body);
+    const headLength = response.length - body.length;
+    const d = driver();
+    d.data(0, req('/big'), 10);
+    d.data(1, response.slice(0, headLength + 100), 20);
+    d.gap(1, 800, 30);
+    d.data(1, response.slice(headLength + 900), 40);
+    d.data(0, req('/after'), 50);
+    d.data(1, res('ok'), 60);
+    d.close(70);
+    assert.deepEqual(rows(d), [
+      { path: '/big', status: 200, responseBody: 1000, notes: ['gap in response body'] },
+      { path: '/after', status: 200, responseBody: 2, notes: [] },
+    ]);
+    assert.deepEqual(d.exchanges[0]!.bytes.response, response.length);
+    assert.equal(d.exchanges[0]!.endUs, 40);
+    assert.deepEqual(d.counters.toJSON(), {});
+  });
+
+  test('gap ending exactly at the end of a request body completes the request', () => {
+    const request = 'POST /up HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789';
+    const d = driver();
+    d.data(0, request.slice(0, request.length - 4), 10);
+    d.gap(0, 4, 15);
+    d.data(0, req('/next'), 16);
+    d.data(1, res('a') + res('b'), 20);
+    d.close(30);
+    assert.deepEqual(rows(d), [
+      { path: '/up', status: 200, responseBody: 1, notes: ['gap in request body'] },
+      { path: '/next', status: 200, responseBody: 1, notes: [] },
+    ]);
+    assert.equal(d.exchanges[0]!.requestEndUs, 15);
+    assert.equal(d.exchanges[0]!.bytes.request, request.length);
+  });
+
+  test('gap destroying a request head: its response is skipped, the next pair is intact', () => {
+    const d = driver();
+    d.data(0, req('/1'), 10);
+    d.data(1, res('one'), 11);
+    d.gap(0, req('/2').length, 20);
+    d.data(1, res('two'), 21);
+    d.data(0, req('/3'), 30);
+    d.data(1, res('three'), 31);
+    d.close(40);
+    assert.deepEqual(rows(d), [
+      { path: '/1', status: 200, responseBody: 3, notes: [] },
+      { path: '/3', status: 200, responseBody: 5, notes: ['gap before request'] },
+    ]);
+    assert.equal(d.exchanges[1]!.requestSeq, 1000 + req('/1').length + req('/2').length);
+    assert.deepEqual(d.counters.toJSON(), { 'http.responses-to-lost-requests': 1 });
+  });
+
+  test('pipelined: gap destroying the second request head keeps later pairs aligned', () => {
+    const d = driver();
+    const second = req('/2');
+    d.data(0, req('/1') + second.slice(0, 5), 10);
+    d.gap(0, 10, 11);
+    d.data(0, second.slice(15) + req('/3'), 12);
+    d.data(1, res('one') + res('two') + res('three'), 20);
+    d.close(40);
+    assert.deepEqual(rows(d), [
+      { path: '/1', status: 200, responseBody: 3, notes: [] },
+      { path: '/3', status: 200, responseBody: 5, notes: ['gap before request'] },
+    ]);
+    assert.deepEqual(d.counters.toJSON(), {
+      'http.resync-skipped-bytes': second.length - 15,
+      'http.responses-to-lost-requests': 1,
+    });
+  });
+
+  test('gap of unknown size: requestSeq is null from then on', () => {
+    const d = driver();
+    d.data(0, req('/1'), 10);
+    d.data(1, res('one'), 11);
+    d.gap(0, -1, 20);
+    d.data(0, req('/2'), 21);
+    d.data(1, res('two'), 22);
+    d.close(30);
+    assert.deepEqual(d.exchanges.map((x) => x.requestSeq), [1000, null]);
+  });
+
+  test('gap losing a response head: that request is noted, the next one pairs with its own response', () => {
+    const lostResponse = res('lost body that is long enough');
+    const d = driver();
+    d.data(0, req('/1'), 10);
+    d.gap(1, 40, 20);
+    d.data(1, lostResponse.slice(40), 21);
+    d.data(0, req('/2'), 30);
+    d.data(1, res('two'), 31);
+    d.close(40);
+    assert.deepEqual(rows(d), [
+      { path: '/1', status: null, responseBody: null, notes: ['response lost in gap'] },
+      { path: '/2', status: 200, responseBody: 3, notes: ['response paired after a gap'] },
+    ]);
+    assert.deepEqual(d.counters.toJSON(), { 'http.resync-skipped-bytes': lostResponse.length - 40 });
+  });
+
+  test('gap inside a chunked body: incomplete response, resync to the next response', () => {
+    const chunked = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n';
+    const d = driver();
+    d.data(0, req('/c') + req('/n'), 10);
+    d.data(1, chunked.slice(0, 60), 20);
+    d.gap(1, 5, 21);
+    d.data(1, chunked.slice(65) + res('next'), 22);
+    d.close(30);
+    assert.deepEqual(rows(d), [
+      { path: '/c', status: 200, responseBody: 60 - 51, notes: ['gap in response body', 'response incomplete'] },
+      { path: '/n', status: 200, responseBody: 4, notes: [] },
+    ]);
+    assert.deepEqual(d.counters.toJSON(), { 'http.resync-skipped-bytes': chunked.length - 65 });
+  });
+
+  test('gap inside a close-delimited body: the body goes on to the FIN', () => {
+    const d = driver();
+    d.data(0, req('/stream'), 10);
+    d.data(1, 'HTTP/1.1 200 OK\r\n\r\nabc', 20);
+    d.gap(1, 100, 21);
+    d.data(1, 'def', 22);
+    d.end(1, 'fin', 23).close(30);
+    assert.deepEqual(rows(d), [{ path: '/stream', status: 200, responseBody: 106, notes: ['gap in response body'] }]);
+  });
+
+  test('unparseable request: counted, its response skipped, parsing resumes at the next request', () => {
+    const bad = 'GET /a b c HTTP/1.1\r\nHost: h\r\n\r\n';
+    const d = driver();
+    d.data(0, bad + req('/good'), 10);
+    d.data(1, res('', 400) + res('fine'), 20);
+    d.close(30);
+    assert.deepEqual(rows(d), [{ path: '/good', status: 200, responseBody: 4, notes: [] }]);
+    assert.deepEqual(d.counters.toJSON(), {
+      'http.parse-errors': 1,
+      'http.resync-skipped-bytes': bad.length - 'GET /a b c HTTP/1.1\r\n'.length,
+      'http.responses-to-lost-requests': 1,
+    });
+  });
+
+  test('broken chunk framing: parse error, exchange noted incomplete, next response found', () => {
+    const d = driver();
+    d.data(0, req('/c') + req('/n'), 10);
+    d.data(1, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n' + res('next'), 20);
+    d.close(30);
+    assert.deepEqual(rows(d), [
+      { path: '/c', status: 200, responseBody: 3, notes: ['response incomplete'] },
+      { path: '/n', status: 200, responseBody: 4, notes: [] },
+    ]);
+    assert.equal(d.counters.get('http.parse-errors'), 1);
+  });
+
+  test('invalid Content-Length: counted as such, the message is skipped', () => {
+    const d = driver();
+    d.data(0, 'POST /x HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n' + req('/y'), 10);
+    d.data(1, res('', 400) + res('y'), 20);
+    d.close(30);
+    assert.deepEqual(rows(d), [{ path: '/y', status: 200, responseBody: 1, notes: [] }]);
+    assert.equal(d.counters.get('http.invalid-content-length'), 1);
+    assert.equal(d.counters.get('http.responses-to-lost-requests'), 1);
+  });
+});
