@@ -298,6 +298,13 @@ const cases: Case[] = [
     check: ({ closed }) => assert.deepEqual([closed.length, closed[0].handshake, closed[0].client], [1, true, CLIENT]),
   },
   {
+    name: 'a handshake after stray packets corrects roles guessed from ports',
+    packets: [['s', 'A', 300, '', 101], ['c', 'S', 100], ['s', 'SA', 300, '', 101], ['c', 'PA', 101, 'x', 301]],
+    opts: { serverPorts: new Set([40000]) },
+    expect: ['#1 data c @0 "x"', ...EOF_CLOSE],
+    check: ({ closed }) => assert.deepEqual([closed.length, closed[0].client, closed[0].server], [1, CLIENT, SERVER]),
+  },
+  {
     name: 'idle flows are flushed by packet time, with the time of their last packet',
     packets: [['c', 'PA', 5000, 'ab', 0, 0], ['c', 'PA', 5004, 'ef', 0, 5 * SEC], ['c', 'PA', 5006, 'gh', 0, 126 * SEC]],
     expect: ['#1 data c @0 "ab"', '#1 gap c @2 +2', '#1 data c @4 "ef"', '#1 end c idle', '#1 end s idle', '#1 close', '#2 data c @0 "gh"', '#2 end c eof', '#2 end s eof', '#2 close'],
@@ -351,6 +358,48 @@ describe('tcp reassembly: timing and caps', () => {
     assert.equal(counters.get('tcp.buffer-cap-total'), 1);
     const stats = asm.stats();
     assert.deepEqual([stats.bufferedBytes, stats.peakBufferedBytes], [4, 8]);
+  });
+
+  test('a flood of tiny out-of-order pieces hits the per-direction cap by piece count', () => {
+    const counters = new Counters();
+    const rec = new TcpRecorder();
+    const asm = new TcpAssembler({ factory: rec, counters });
+    asm.segment(segment(['c', 'PA', 1, 'a']), 0);
+    const pieces = 16384; // 4 MiB default cap / 256 bytes per piece
+    for (let i = 0; i <= pieces; i++) asm.segment(segment(['c', 'PA', 3 + i, 'x']), 1);
+    assert.equal(counters.get('tcp.buffer-cap-per-connection'), 1);
+    const events = rec.stream(1, 0);
+    assert.deepEqual(events.slice(0, 2).map((e) => [e.kind, e.offset]), [['data', 0], ['gap', 1]]);
+    assert.equal(events.length, 2 + pieces + 1);
+    assert.equal(asm.stats().bufferedBytes, 0);
+  });
+
+  test('stats() sums open and closed flows', () => {
+    const rec = new TcpRecorder();
+    const asm = new TcpAssembler({ factory: rec, counters: new Counters() });
+    const packets: Packet[] = [
+      ...HANDSHAKE,
+      ['c', 'PA', 101, 'abc', 301],
+      ['c', 'PA', 101, 'abc', 301],
+      ['s', 'PA', 304, 'de', 104],
+      ['c', 'RA', 104, '', 301],
+    ];
+    packets.forEach((p, i) => asm.segment(segment(p), i));
+    asm.segment(segment(['c', 'PA', 7, 'xyz'], { ip: '10.0.0.9', port: 40001 }, SERVER), 10);
+    assert.deepEqual(asm.stats(), {
+      connections: 2,
+      withHandshake: 1,
+      withoutHandshake: 1,
+      openFlows: 1,
+      packets: [6, 2],
+      payloadBytes: [6, 2],
+      retransmittedBytes: 3,
+      outOfOrderSegments: 1,
+      gaps: 1,
+      gapBytes: 3,
+      bufferedBytes: 0,
+      peakBufferedBytes: 2,
+    });
   });
 
   test('a handler that throws is counted, later calls still arrive', () => {

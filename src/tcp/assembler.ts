@@ -18,10 +18,12 @@
  *   from buffered bytes counts `tcp.overlap-conflicts` (delivered bytes are not kept to compare).
  * - A hole becomes a gap (exact byte count, then the data after it), never joined silently, when:
  *   the peer acknowledged past the hole and another packet of that direction arrives (so the bytes
- *   were sent and the capture lost them); buffered bytes of a direction exceed
- *   `maxBufferedBytesPerConnection` (oldest hole first, `tcp.buffer-cap-per-connection`); all buffered
- *   bytes exceed `maxBufferedBytesTotal` (every hole of the flows that started buffering earliest,
- *   `tcp.buffer-cap-total`); or the connection ends (RST, idle, end of capture, superseding SYN).
+ *   were sent and the capture lost them); a direction buffers more than
+ *   `maxBufferedBytesPerConnection` bytes, or more pieces than one per 256 bytes of that cap (at
+ *   least 1024, so floods of tiny segments cannot make bookkeeping outgrow the cap): oldest hole
+ *   first, `tcp.buffer-cap-per-connection`; all flows buffer more than `maxBufferedBytesTotal`: every
+ *   hole of the flows that started buffering earliest, `tcp.buffer-cap-total`; or the connection
+ *   ends (RST, idle, end of capture, superseding SYN).
  * - FIN ends its direction once every byte before it was delivered or declared lost; data beyond a
  *   FIN is dropped (`tcp.data-after-fin-bytes`). When a connection is torn down while a seen FIN
  *   waits behind a hole, the hole becomes a gap and the direction ends 'fin'. RST (sequence number
@@ -34,9 +36,12 @@
  * - Idle: a flow without packets for `idleTimeoutUs` of packet time is flushed and ends 'idle'; its
  *   events carry the time of its last packet. Checked when the flow's next packet arrives and by a
  *   sweep over all flows once per second of packet time.
+ * - `flow.swapRoles()` is allowed until the handler returns from its first data call (a detector
+ *   may decide inside it); it swaps endpoints and all per-direction state.
  * - A handler that throws is counted (`tcp.handler-errors`); reassembly continues.
  */
 import { TCP_SYN } from '../decode/types.js';
+import { FlowTable, flowKeyText, type FlowKey } from './flow-table.js';
 import { TcpFlow, type FlowContext } from './flow.js';
 import { destinationIsServer } from './roles.js';
 import type { AssemblerOptions, Endpoint, Flow, TcpSegment } from './types.js';
@@ -68,8 +73,8 @@ const SECOND_US = 1_000_000;
 const SWEEP_EVERY_US = SECOND_US;
 
 export class TcpAssembler {
-  private readonly flows = new Map<string, TcpFlow>();
-  /** Torn-down 4-tuples → close time; insertion order is close order. */
+  private readonly flows = new FlowTable<TcpFlow>();
+  /** Torn-down 4-tuples (as text) → close time; insertion order is close order. */
   private readonly recentlyClosed = new Map<string, number>();
   /** Flows holding out-of-order bytes, in the order they started buffering. */
   private readonly flowsWithBuffers = new Set<TcpFlow>();
@@ -103,8 +108,10 @@ export class TcpAssembler {
       this.sweep(ts);
       this.nextSweepTs = ts + SWEEP_EVERY_US;
     }
-    const key = flowKey(s);
-    let flow = this.flows.get(key);
+    const forward = s.src < s.dst || (s.src === s.dst && s.srcPort <= s.dstPort);
+    let flow = forward
+      ? this.flows.get(s.src, s.dst, s.srcPort * 65536 + s.dstPort)
+      : this.flows.get(s.dst, s.src, s.dstPort * 65536 + s.srcPort);
     const syn = (s.flags & TCP_SYN) !== 0;
     if (flow !== undefined && ts - flow.lastTs > this.idleTimeoutUs) {
       flow.terminate('idle', flow.lastTs);
@@ -116,6 +123,9 @@ export class TcpAssembler {
       flow = undefined;
     }
     if (flow === undefined) {
+      const key: FlowKey = forward
+        ? { low: s.src, high: s.dst, ports: s.srcPort * 65536 + s.dstPort }
+        : { low: s.dst, high: s.src, ports: s.dstPort * 65536 + s.srcPort };
       if (!syn && this.isLateAfterClose(key, s, ts)) return;
       flow = this.openFlow(key, s, ts);
     }
@@ -137,7 +147,8 @@ export class TcpAssembler {
   }
 
   stats(): AssemblerStats {
-    const out: AssemblerStats = { ...this.closedTotals, packets: [...this.closedTotals.packets], payloadBytes: [...this.closedTotals.payloadBytes] };
+    const closed = this.closedTotals;
+    const out: AssemblerStats = { ...closed, packets: [...closed.packets], payloadBytes: [...closed.payloadBytes] };
     for (const flow of this.flows.values()) addFlow(out, flow);
     out.connections = this.nextId - 1;
     out.openFlows = this.flows.size;
@@ -146,7 +157,7 @@ export class TcpAssembler {
     return out;
   }
 
-  private openFlow(key: string, s: TcpSegment, ts: number): TcpFlow {
+  private openFlow(key: FlowKey, s: TcpSegment, ts: number): TcpFlow {
     const source: Endpoint = { ip: s.src, port: s.srcPort };
     const destination: Endpoint = { ip: s.dst, port: s.dstPort };
     const flow = destinationIsServer(s.flags, s.srcPort, s.dstPort, this.opts.serverPorts)
@@ -156,8 +167,9 @@ export class TcpAssembler {
     return flow;
   }
 
-  private isLateAfterClose(key: string, s: TcpSegment, ts: number): boolean {
-    const closedAt = this.recentlyClosed.get(key);
+  private isLateAfterClose(key: FlowKey, s: TcpSegment, ts: number): boolean {
+    if (this.recentlyClosed.size === 0) return false;
+    const closedAt = this.recentlyClosed.get(flowKeyText(key));
     if (closedAt === undefined || ts - closedAt > this.closedLingerUs) return false;
     this.opts.counters.add('tcp.late-after-close');
     if (s.payload.length > 0) this.opts.counters.add('tcp.late-after-close-bytes', s.payload.length);
@@ -188,12 +200,14 @@ export class TcpAssembler {
   }
 
   private flowClosed(flow: TcpFlow, tornDown: boolean): void {
-    if (this.flows.get(flow.key) === flow) this.flows.delete(flow.key);
+    const key = flow.key;
+    if (this.flows.get(key.low, key.high, key.ports) === flow) this.flows.delete(key);
     this.flowsWithBuffers.delete(flow);
     addFlow(this.closedTotals, flow);
     if (tornDown) {
-      this.recentlyClosed.delete(flow.key);
-      this.recentlyClosed.set(flow.key, flow.lastTs);
+      const text = flowKeyText(key);
+      this.recentlyClosed.delete(text);
+      this.recentlyClosed.set(text, flow.lastTs);
       if (this.recentlyClosed.size > this.maxRecentlyClosed) {
         const oldest = this.recentlyClosed.keys().next();
         if (!oldest.done) this.recentlyClosed.delete(oldest.value);
@@ -201,12 +215,6 @@ export class TcpAssembler {
     }
     this.opts.onFlowClosed?.(flow);
   }
-}
-
-/** The same key for both directions of a 4-tuple. */
-function flowKey(s: TcpSegment): string {
-  const forward = s.src < s.dst || (s.src === s.dst && s.srcPort <= s.dstPort);
-  return forward ? `${s.src} ${s.srcPort} ${s.dst} ${s.dstPort}` : `${s.dst} ${s.dstPort} ${s.src} ${s.srcPort}`;
 }
 
 function emptyStats(): AssemblerStats {

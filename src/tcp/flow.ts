@@ -1,5 +1,6 @@
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/types.js';
 import type { Counters } from '../util/counters.js';
+import type { FlowKey } from './flow-table.js';
 import { HalfStream, type HalfStreamSink } from './half-stream.js';
 import { seqAdd } from './sequence.js';
 import type {
@@ -50,7 +51,7 @@ export class TcpFlow implements Flow, HalfStreamSink {
 
   constructor(
     readonly id: number,
-    readonly key: string,
+    readonly key: FlowKey,
     client: Endpoint,
     server: Endpoint,
     readonly startTs: number,
@@ -111,7 +112,7 @@ export class TcpFlow implements Flow, HalfStreamSink {
 
   segment(s: TcpSegment, dir: Direction, ts: number): void {
     const flags = s.flags;
-    this.latestTs = ts;
+    if (ts > this.latestTs) this.latestTs = ts;
     let own = this.halves[dir];
     own.stats.packets++;
     let dataSeq = s.seq;

@@ -2,6 +2,9 @@ import type { Counters } from '../util/counters.js';
 import { seqAdd, seqDiff } from './sequence.js';
 import type { Direction, DirectionStats, EndReason } from './types.js';
 
+/** Piece count allowed per direction: one per this many bytes of the byte cap (1400-byte segments fit). */
+const MIN_PIECE_BYTES = 256;
+
 /** Where a half stream sends what it reassembled (implemented by the flow). */
 export interface HalfStreamSink {
   data(stream: HalfStream, bytes: Uint8Array, ts: number, offset: number): void;
@@ -48,13 +51,16 @@ export class HalfStream {
   private peerAcked = 0;
   private readonly buffer: BufferedPiece[] = [];
   bufferedBytes = 0;
+  private readonly maxPieces: number;
 
   constructor(
     public dir: Direction,
     private readonly sink: HalfStreamSink,
     private readonly counters: Counters,
     private readonly maxBufferedBytes: number,
-  ) {}
+  ) {
+    this.maxPieces = Math.max(1024, Math.ceil(maxBufferedBytes / MIN_PIECE_BYTES));
+  }
 
   /** Stream offset of a sequence number (requires `base`). */
   offsetOf(seq: number): number {
@@ -146,10 +152,15 @@ export class HalfStream {
     }
     this.stats.outOfOrderSegments++;
     this.insert(payload, start, from, to);
-    if (this.bufferedBytes > this.maxBufferedBytes) {
+    if (this.overCap()) {
       this.counters.add('tcp.buffer-cap-per-connection');
-      while (this.bufferedBytes > this.maxBufferedBytes && this.forceOldest(ts));
+      while (this.overCap() && this.forceOldest(ts));
     }
+  }
+
+  /** Bytes over the cap, or so many tiny pieces that their bookkeeping would outweigh the bytes. */
+  private overCap(): boolean {
+    return this.bufferedBytes > this.maxBufferedBytes || this.buffer.length > this.maxPieces;
   }
 
   private noteFin(finOffset: number, ts: number): void {
