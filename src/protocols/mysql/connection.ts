@@ -127,7 +127,7 @@ export class MysqlConnection implements StreamHandler {
     if (dir === 0) {
       for (const x of this.pending) x.notes.push('gap in request stream');
     } else {
-      this.flush('gap in response stream', ts);
+      this.flush('gap in response stream');
     }
   }
 
@@ -137,7 +137,7 @@ export class MysqlConnection implements StreamHandler {
 
   close(ts: number): void {
     if (this.directions[0].framer.partial) this.count('requests-cut-at-end');
-    this.flush(null, ts);
+    this.flush(null);
   }
 
   private begin(dir: Direction, bytes: Uint8Array): void {
@@ -493,7 +493,7 @@ export class MysqlConnection implements StreamHandler {
   }
 
   /** Emit every pending exchange; with `note` after a loss, else at the end of the connection. */
-  private flush(note: string | null, _ts: number): void {
+  private flush(note: string | null): void {
     while (this.pending.length > 0) {
       const x = this.pending.shift()!;
       if (note !== null) x.notes.push(note);
