@@ -3,7 +3,8 @@ export type CaptureErrorCode =
   | 'ERR_NOT_A_CAPTURE'
   | 'ERR_TRUNCATED_HEADER'
   | 'ERR_CORRUPT_RECORD'
-  | 'ERR_GZIP_NOT_DECODED';
+  | 'ERR_GZIP_NOT_DECODED'
+  | 'ERR_CORRUPT_GZIP';
 
 /**
  * Thrown when a capture cannot be read on (not a capture at all, or a record length that makes the

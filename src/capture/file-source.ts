@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Counters } from '../util/counters.js';
+import { CaptureFormatError } from './errors.js';
 import { mergeByTime } from './merge.js';
 import { CaptureParser } from './parser.js';
 import type { CaptureFileInfo, CapturedPacket, PacketSource } from './types.js';
@@ -86,9 +87,19 @@ class CaptureFileReader {
         : createReadStream(this.path, { highWaterMark: chunkSize });
     const { chunks, gzip } = await decompressIfGzip(raw, chunkSize);
     this.parser = this.newParser(gzip);
-    for await (const chunk of chunks) {
-      const packets = this.parser.push(chunk as Uint8Array);
-      if (packets.length > 0) yield packets;
+    try {
+      for await (const chunk of chunks) {
+        const packets = this.parser.push(chunk as Uint8Array);
+        if (packets.length > 0) yield packets;
+      }
+    } catch (error) {
+      if (!gzip || !isZlibError(error)) throw error;
+      // A cut-short .gz (capture still being written, or killed) ends like a cut-short capture.
+      if (error.code !== 'Z_BUF_ERROR') {
+        throw new CaptureFormatError('ERR_CORRUPT_GZIP', `${this.parser.info().name}: corrupt gzip data (${error.message})`);
+      }
+      this.parser.addWarning(`gzip stream ends early (${error.message})`);
+      this.opts.counters.add('capture.gzip-truncated');
     }
     const last = this.parser.end();
     if (last.length > 0) yield last;
@@ -102,6 +113,11 @@ class CaptureFileReader {
     const name = this.path === '-' ? 'stdin' : this.path;
     return new CaptureParser({ name, sourceIndex: this.sourceIndex, counters: this.opts.counters, gzip });
   }
+}
+
+function isZlibError(error: unknown): error is Error & { code: string } {
+  const code: unknown = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('Z_');
 }
 
 /**

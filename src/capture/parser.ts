@@ -169,6 +169,11 @@ export class CaptureParser {
     return [];
   }
 
+  /** A problem noticed by whoever feeds the parser (e.g. the gzip layer), reported with the file. */
+  addWarning(warning: string): void {
+    this.warnings.push(warning);
+  }
+
   info(): CaptureFileInfo {
     return {
       name: this.name,
