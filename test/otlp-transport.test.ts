@@ -123,8 +123,13 @@ test('a partial batch is sent after maxDelayMs without waiting for shutdown', as
   try {
     const exporter = createOtlpExporter({ target: rx.url, http: FAST_RETRY, maxBatchSize: 100, maxDelayMs: 20 });
     exporter.add(makeRecord());
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    // Only the delay timer can send it: no flush, no full batch. Poll rather than guess a sleep.
+    const deadline = performance.now() + 5000;
+    while (exporter.summary().exportedSpans === 0 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     assert.equal(rx.received.length, 1);
+    assert.equal(exporter.summary().exportedSpans, 2);
     assert.equal((await exporter.shutdown()).exportedSpans, 2);
   } finally {
     await rx.close();
