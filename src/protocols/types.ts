@@ -76,6 +76,8 @@ export interface MysqlRequestInfo {
   normalizedSql: string | null;
   statementId: number | null;
   database: string | null;
+  /** The argument of commands that carry no SQL (Zeek's `arg`): user, schema, table, option. */
+  argument?: string | null;
 }
 export interface MysqlResponseInfo {
   ok: boolean;
