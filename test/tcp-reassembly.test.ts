@@ -84,7 +84,14 @@ const cases: Case[] = [
       ['s', 'FA', 305, '', 107],
       ['c', 'A', 107, '', 306],
     ],
-    expect: ['#1 data c @0 "GET "', '#1 data c @4 "/"', '#1 data s @0 "HTTP"', '#1 end c fin', '#1 end s fin', '#1 close'],
+    expect: [
+      '#1 data c @0 "GET "',
+      '#1 data c @4 "/"',
+      '#1 data s @0 "HTTP"',
+      '#1 end c fin',
+      '#1 end s fin',
+      '#1 close',
+    ],
     counters: { 'tcp.late-after-close': 1, 'tcp.gaps': 0 },
     check: ({ closed }) => {
       assert.equal(closed.length, 1);
@@ -116,13 +123,25 @@ const cases: Case[] = [
   {
     name: 'segment covering a buffered piece adds new bytes at both ends of it',
     packets: [...HANDSHAKE, ['c', 'PA', 101, 'ab'], ['c', 'PA', 105, 'ef'], ['c', 'PA', 103, 'cdefgh']],
-    expect: ['#1 data c @0 "ab"', '#1 data c @2 "cd"', '#1 data c @4 "ef"', '#1 data c @6 "gh"', ...EOF_CLOSE],
+    expect: [
+      '#1 data c @0 "ab"',
+      '#1 data c @2 "cd"',
+      '#1 data c @4 "ef"',
+      '#1 data c @6 "gh"',
+      ...EOF_CLOSE,
+    ],
     counters: { 'tcp.overlap-conflicts': 0 },
   },
   {
     name: 'conflicting overlap: the buffered (first) copy wins and is counted',
     packets: [...HANDSHAKE, ['c', 'PA', 101, 'ab'], ['c', 'PA', 105, 'ef'], ['c', 'PA', 103, 'cdXYgh']],
-    expect: ['#1 data c @0 "ab"', '#1 data c @2 "cd"', '#1 data c @4 "ef"', '#1 data c @6 "gh"', ...EOF_CLOSE],
+    expect: [
+      '#1 data c @0 "ab"',
+      '#1 data c @2 "cd"',
+      '#1 data c @4 "ef"',
+      '#1 data c @6 "gh"',
+      ...EOF_CLOSE,
+    ],
     counters: { 'tcp.overlap-conflicts': 1 },
   },
   {
@@ -135,7 +154,14 @@ const cases: Case[] = [
     name: 'per-direction buffer cap forces a gap before the oldest buffered byte',
     opts: { maxBufferedBytesPerConnection: 4 },
     packets: [...HANDSHAKE, ['c', 'PA', 101, 'ab'], ['c', 'PA', 105, 'ef'], ['c', 'PA', 107, 'gh'], ['c', 'PA', 109, 'ij']],
-    expect: ['#1 data c @0 "ab"', '#1 gap c @2 +2', '#1 data c @4 "ef"', '#1 data c @6 "gh"', '#1 data c @8 "ij"', ...EOF_CLOSE],
+    expect: [
+      '#1 data c @0 "ab"',
+      '#1 gap c @2 +2',
+      '#1 data c @4 "ef"',
+      '#1 data c @6 "gh"',
+      '#1 data c @8 "ij"',
+      ...EOF_CLOSE,
+    ],
     counters: { 'tcp.buffer-cap-per-connection': 1, 'tcp.gaps': 1, 'tcp.gap-bytes': 2 },
     check: ({ closed }) => assert.deepEqual([closed[0].stats[0].gaps, closed[0].stats[0].gapBytes], [1, 2]),
   },
@@ -149,7 +175,14 @@ const cases: Case[] = [
       ['s', 'A', 301, '', 108],
       ['c', 'A', 108, '', 301],
     ],
-    expect: ['#1 data c @0 "ab"', '#1 gap c @2 +2', '#1 data c @4 "ef"', '#1 end c fin', '#1 end s eof', '#1 close'],
+    expect: [
+      '#1 data c @0 "ab"',
+      '#1 gap c @2 +2',
+      '#1 data c @4 "ef"',
+      '#1 end c fin',
+      '#1 end s eof',
+      '#1 close',
+    ],
   },
   {
     name: 'hole acknowledged by the peer becomes a gap when the next segment arrives',
@@ -183,7 +216,15 @@ const cases: Case[] = [
       ['s', 'PA', 1, 'XY', 6],
       ['c', 'FA', 6, '', 3],
     ],
-    expect: ['#1 data c @0 "abcd"', '#1 data c @4 "efgh"', '#1 data s @0 "0123456789abcdef"', '#1 data s @16 "XY"', '#1 end c fin', '#1 end s eof', '#1 close'],
+    expect: [
+      '#1 data c @0 "abcd"',
+      '#1 data c @4 "efgh"',
+      '#1 data s @0 "0123456789abcdef"',
+      '#1 data s @16 "XY"',
+      '#1 end c fin',
+      '#1 end s eof',
+      '#1 close',
+    ],
     check: ({ closed }) => assert.deepEqual(closed[0].baseSeq, [0xfffffffe, 0xfffffff1]),
   },
   {
@@ -216,7 +257,14 @@ const cases: Case[] = [
   {
     name: 'RST delivers buffered data with gaps, ends both directions, late packets are absorbed',
     packets: [...HANDSHAKE, ['c', 'PA', 101, 'ab'], ['c', 'PA', 105, 'ef'], ['s', 'RA', 301, '', 103], ['c', 'PA', 107, 'gh']],
-    expect: ['#1 data c @0 "ab"', '#1 gap c @2 +2', '#1 data c @4 "ef"', '#1 end c rst', '#1 end s rst', '#1 close'],
+    expect: [
+      '#1 data c @0 "ab"',
+      '#1 gap c @2 +2',
+      '#1 data c @4 "ef"',
+      '#1 end c rst',
+      '#1 end s rst',
+      '#1 close',
+    ],
     counters: { 'tcp.late-after-close': 1, 'tcp.late-after-close-bytes': 2 },
     check: ({ asm }) => assert.equal(asm.stats().connections, 1),
   },
@@ -232,12 +280,26 @@ const cases: Case[] = [
       ['s', 'FA', 311, '', 105],
       ['c', 'A', 105, '', 312],
     ],
-    expect: ['#1 data c @0 "req"', '#1 end c fin', '#1 data s @0 "resp1"', '#1 data s @5 "resp2"', '#1 end s fin', '#1 close'],
+    expect: [
+      '#1 data c @0 "req"',
+      '#1 end c fin',
+      '#1 data s @0 "resp1"',
+      '#1 data s @5 "resp2"',
+      '#1 end s fin',
+      '#1 close',
+    ],
   },
   {
     name: 'FIN arriving before the data it follows',
     packets: [...HANDSHAKE, ['c', 'PA', 101, 'ab'], ['c', 'FPA', 105, 'ef'], ['c', 'PA', 103, 'cd']],
-    expect: ['#1 data c @0 "ab"', '#1 data c @2 "cd"', '#1 data c @4 "ef"', '#1 end c fin', '#1 end s eof', '#1 close'],
+    expect: [
+      '#1 data c @0 "ab"',
+      '#1 data c @2 "cd"',
+      '#1 data c @4 "ef"',
+      '#1 end c fin',
+      '#1 end s eof',
+      '#1 close',
+    ],
   },
   {
     name: 'FIN behind a hole at end of capture: gap up to the FIN, then fin',
@@ -263,7 +325,16 @@ const cases: Case[] = [
       ['c', 'A', 5001, '', 7001],
       ['c', 'PA', 5001, 'two', 7001],
     ],
-    expect: ['#1 data c @0 "one"', '#1 end c fin', '#1 end s fin', '#1 close', '#2 data c @0 "two"', '#2 end c eof', '#2 end s eof', '#2 close'],
+    expect: [
+      '#1 data c @0 "one"',
+      '#1 end c fin',
+      '#1 end s fin',
+      '#1 close',
+      '#2 data c @0 "two"',
+      '#2 end c eof',
+      '#2 end s eof',
+      '#2 close',
+    ],
     counters: { 'tcp.late-after-close': 1 },
     check: ({ closed }) => {
       assert.deepEqual(closed.map((f) => [f.id, f.handshake, f.baseSeq[0]]), [[1, true, 101], [2, true, 5001]]);
@@ -272,7 +343,16 @@ const cases: Case[] = [
   {
     name: 'a SYN with a new ISN supersedes an open connection',
     packets: [['c', 'PA', 5000, 'old', 9000], ['c', 'S', 100], ['s', 'SA', 300, '', 101], ['c', 'PA', 101, 'new', 301]],
-    expect: ['#1 data c @0 "old"', '#1 end c idle', '#1 end s idle', '#1 close', '#2 data c @0 "new"', '#2 end c eof', '#2 end s eof', '#2 close'],
+    expect: [
+      '#1 data c @0 "old"',
+      '#1 end c idle',
+      '#1 end s idle',
+      '#1 close',
+      '#2 data c @0 "new"',
+      '#2 end c eof',
+      '#2 end s eof',
+      '#2 close',
+    ],
     counters: { 'tcp.superseded-by-syn': 1 },
   },
   {
@@ -307,7 +387,18 @@ const cases: Case[] = [
   {
     name: 'idle flows are flushed by packet time, with the time of their last packet',
     packets: [['c', 'PA', 5000, 'ab', 0, 0], ['c', 'PA', 5004, 'ef', 0, 5 * SEC], ['c', 'PA', 5006, 'gh', 0, 126 * SEC]],
-    expect: ['#1 data c @0 "ab"', '#1 gap c @2 +2', '#1 data c @4 "ef"', '#1 end c idle', '#1 end s idle', '#1 close', '#2 data c @0 "gh"', '#2 end c eof', '#2 end s eof', '#2 close'],
+    expect: [
+      '#1 data c @0 "ab"',
+      '#1 gap c @2 +2',
+      '#1 data c @4 "ef"',
+      '#1 end c idle',
+      '#1 end s idle',
+      '#1 close',
+      '#2 data c @0 "gh"',
+      '#2 end c eof',
+      '#2 end s eof',
+      '#2 close',
+    ],
     check: ({ rec }) => assert.deepEqual(rec.events.slice(1, 6).map((e) => e.ts), [5 * SEC, 5 * SEC, 5 * SEC, 5 * SEC, 5 * SEC]),
   },
 ];
@@ -445,7 +536,8 @@ describe('tcp roles', () => {
     ['PA', 5000, 5000, [], 5000],
   ];
   for (const [flags, src, dst, serverPorts, clientPort] of table) {
-    test(`${flags} ${src} → ${dst}${serverPorts.length ? ` (server ports ${serverPorts})` : ''}: client port ${clientPort}`, () => {
+    const listed = serverPorts.length > 0 ? ` (server ports ${serverPorts})` : '';
+    test(`${flags} ${src} → ${dst}${listed}: client port ${clientPort}`, () => {
       const rec = new TcpRecorder();
       const asm = new TcpAssembler({ factory: rec, counters: new Counters(), serverPorts: new Set(serverPorts) });
       const a = { ip: '192.0.2.1', port: src };

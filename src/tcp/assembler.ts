@@ -148,7 +148,11 @@ export class TcpAssembler {
 
   stats(): AssemblerStats {
     const closed = this.closedTotals;
-    const out: AssemblerStats = { ...closed, packets: [...closed.packets], payloadBytes: [...closed.payloadBytes] };
+    const out: AssemblerStats = {
+      ...closed,
+      packets: [closed.packets[0], closed.packets[1]],
+      payloadBytes: [closed.payloadBytes[0], closed.payloadBytes[1]],
+    };
     for (const flow of this.flows.values()) addFlow(out, flow);
     out.connections = this.nextId - 1;
     out.openFlows = this.flows.size;

@@ -242,8 +242,9 @@ export class HalfStream {
       const overlapFrom = Math.max(cursor, piece.offset);
       const overlapTo = Math.min(to, pieceEnd);
       if (overlapTo > overlapFrom) {
-        this.stats.retransmittedBytes += overlapTo - overlapFrom;
-        if (!sameBytes(payload, overlapFrom - start, piece.bytes, overlapFrom - piece.offset, overlapTo - overlapFrom)) {
+        const length = overlapTo - overlapFrom;
+        this.stats.retransmittedBytes += length;
+        if (!sameBytes(payload, overlapFrom - start, piece.bytes, overlapFrom - piece.offset, length)) {
           this.counters.add('tcp.overlap-conflicts');
         }
       }
