@@ -80,7 +80,7 @@ export class HpackEncoder {
     for (const size of this.pendingSizeUpdates) {
       encodeInteger(out, 0x20, 5, size);
       this.maxSize = size;
-      this.evict(0);
+      this.evict(size);
     }
     this.pendingSizeUpdates = [];
     for (const [name, value] of fields) this.encodeField(out, name, value);

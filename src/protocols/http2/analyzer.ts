@@ -4,6 +4,7 @@ import type { AnalyzerContext, Detection, ProtocolAnalyzer } from '../types.js';
 import { type H2cUpgradeRequest, Http2Connection, type Http2ConnectionOptions } from './connection.js';
 import {
   CONNECTION_PREFACE,
+  DEFAULT_MAX_FRAME_SIZE,
   FRAME_HEADER_LENGTH,
   Flag,
   FrameType,
@@ -39,10 +40,11 @@ export class Http2Analyzer implements ProtocolAnalyzer {
   detect(first: Uint8Array, dir: Direction): Detection {
     const preface = prefaceMatch(first);
     if (preface !== 'no') return preface;
-    const atStart = chainVerdict(first, 0, first.length, dir);
+    // Detection does not assume a raised SETTINGS_MAX_FRAME_SIZE.
+    const atStart = chainVerdict(first, 0, first.length, dir, DEFAULT_MAX_FRAME_SIZE);
     if (atStart !== 'no') return atStart;
     // The bytes may begin inside a frame: demand three whole frames from a later boundary.
-    const later = findFrameBoundary(first, first.length, dir);
+    const later = findFrameBoundary(first, first.length, dir, false, DEFAULT_MAX_FRAME_SIZE);
     if (later.kind === 'found') return completeFrames(first, later.at, dir) >= 3 ? 'yes' : 'no';
     // Undecided only for a plausible frame header not yet complete, not for the last few bytes.
     return later.kind === 'more' && later.from + FRAME_HEADER_LENGTH <= first.length ? 'more' : 'no';

@@ -3,6 +3,7 @@ import type { Direction } from '../../tcp/types.js';
 
 export const FRAME_HEADER_LENGTH = 9;
 export const DEFAULT_MAX_FRAME_SIZE = 16384;
+export const MAX_FRAME_LENGTH = 0xffffff;
 export const CONNECTION_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 export const enum FrameType {
@@ -72,8 +73,9 @@ export function readUint32(b: Uint8Array, p: number): number {
  * stream (server push is not considered), a length fitting the type, PUSH_PROMISE only from the server,
  * and no empty DATA frame without END_STREAM.
  */
-export function plausibleFrameLength(b: Uint8Array, p: number, dir: Direction): number {
+export function plausibleFrameLength(b: Uint8Array, p: number, dir: Direction, maxLength = MAX_FRAME_LENGTH): number {
   const length = readUint24(b, p);
+  if (length > maxLength) return -1;
   const type = b[p + 3]!;
   const flags = b[p + 4]!;
   if (type > FrameType.Continuation || (flags & ~DEFINED_FLAGS[type]!) !== 0) return -1;
@@ -119,14 +121,20 @@ const CHAIN_EVIDENCE = 3;
  * CHAIN_EVIDENCE plausible frames follow each other (one more per frame longer than 16384), or when the
  * chain ends exactly at `end` (one frame suffices, unless long). 'more' when the bytes run out first.
  */
-export function chainVerdict(b: Uint8Array, p: number, end: number, dir: Direction): 'yes' | 'no' | 'more' {
+export function chainVerdict(
+  b: Uint8Array,
+  p: number,
+  end: number,
+  dir: Direction,
+  maxLength = MAX_FRAME_LENGTH,
+): 'yes' | 'no' | 'more' {
   let q = p;
   let frames = 0;
   let needed = CHAIN_EVIDENCE;
   for (;;) {
     if (q === end && frames > 0) return frames >= needed - CHAIN_EVIDENCE + 1 ? 'yes' : 'more';
     if (q + FRAME_HEADER_LENGTH > end) return 'more';
-    const length = plausibleFrameLength(b, q, dir);
+    const length = plausibleFrameLength(b, q, dir, maxLength);
     if (length < 0) return frames >= needed ? 'yes' : 'no';
     frames++;
     if (length > DEFAULT_MAX_FRAME_SIZE) needed++;
@@ -139,10 +147,16 @@ export function chainVerdict(b: Uint8Array, p: number, end: number, dir: Directi
  * Find the first frame boundary in `b[0, end)`. A candidate that cannot be decided yet ('more') before
  * the first accepted one makes the answer 'more' (unless `decideNow`: the buffer cannot grow).
  */
-export function findFrameBoundary(b: Uint8Array, end: number, dir: Direction, decideNow = false): BoundaryVerdict {
+export function findFrameBoundary(
+  b: Uint8Array,
+  end: number,
+  dir: Direction,
+  decideNow = false,
+  maxLength = MAX_FRAME_LENGTH,
+): BoundaryVerdict {
   let firstUndecided = -1;
   for (let p = 0; p < end; p++) {
-    const verdict = chainVerdict(b, p, end, dir);
+    const verdict = chainVerdict(b, p, end, dir, maxLength);
     if (verdict === 'yes') return firstUndecided >= 0 && !decideNow ? { kind: 'more', from: firstUndecided } : { kind: 'found', at: p };
     if (verdict === 'more' && firstUndecided < 0) firstUndecided = p;
   }

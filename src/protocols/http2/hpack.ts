@@ -69,15 +69,18 @@ export class HpackDecoder {
   private firstNumber = 1;
   private inserted = 0;
   private heldSize = 0;
+  /** Held entries whose name came from an unknown entry. */
+  private unknownNamed = 0;
   private max: number | null;
-  private exactState: boolean;
+  /** No entry older than the ones held can remain in the real table. */
+  private nothingBelow: boolean;
   private epochNumber = 0;
   private limitValue: number | null;
   private readonly maxUnknownTableSize: number;
   private scratch: Buffer = Buffer.allocUnsafe(256);
 
   constructor(opts: HpackDecoderOptions) {
-    this.exactState = opts.knownFromStart;
+    this.nothingBelow = opts.knownFromStart;
     this.max = opts.knownFromStart ? DEFAULT_TABLE_SIZE : null;
     this.limitValue = opts.knownFromStart ? DEFAULT_TABLE_SIZE : null;
     this.maxUnknownTableSize = opts.maxUnknownTableSize ?? 65536;
@@ -85,7 +88,7 @@ export class HpackDecoder {
 
   /** True when every entry the table can hold is known. */
   get exact(): boolean {
-    return this.exactState;
+    return this.nothingBelow && this.unknownNamed === 0;
   }
 
   /** 0 from the start of the capture; +1 at every resync (gap or decoding error). */
@@ -134,8 +137,9 @@ export class HpackDecoder {
     this.firstNumber = 1;
     this.inserted = 0;
     this.heldSize = 0;
+    this.unknownNamed = 0;
     this.max = null;
-    this.exactState = false;
+    this.nothingBelow = false;
     this.epochNumber++;
   }
 
@@ -208,7 +212,7 @@ export class HpackDecoder {
     if (this.limitValue !== null && size > this.limitValue) out.sizeUpdateOverLimit = true;
     this.max = size;
     this.evictUntil(size);
-    if (size === 0) this.exactState = true;
+    if (size === 0) this.nothingBelow = true;
     return null;
   }
 
@@ -221,7 +225,7 @@ export class HpackDecoder {
     const number = this.inserted - (index - STATIC_TABLE_LENGTH) + 1;
     const slot = number - this.firstNumber;
     if (slot >= this.oldest) return [this.names[slot]!, this.values[slot]!, isUnknownMarker(this.names[slot]!)];
-    if (this.exactState) return null;
+    if (this.nothingBelow) return null;
     const marker = `<unknown:hpack-entry-${1 - number}${this.epochNumber > 0 ? `@gap${this.epochNumber}` : ''}>`;
     return [marker, marker, true];
   }
@@ -232,7 +236,7 @@ export class HpackDecoder {
     if (this.max !== null) {
       if (entrySize > this.max) {
         this.evictUntil(0);
-        this.exactState = true;
+        this.nothingBelow = true;
         return;
       }
       this.evictUntil(this.max - entrySize);
@@ -242,6 +246,7 @@ export class HpackDecoder {
     this.sizes.push(entrySize);
     this.inserted++;
     this.heldSize += entrySize;
+    if (nameUnknown) this.unknownNamed++;
     if (this.max === null) {
       while (this.heldSize > this.maxUnknownTableSize) this.evictOldest();
     }
@@ -251,12 +256,13 @@ export class HpackDecoder {
     while (this.heldSize > size && this.oldest < this.names.length) {
       this.evictOldest();
       // Known entries go only after all older ones, unknown included; with a known maximum this is exact.
-      if (this.max !== null) this.exactState = true;
+      if (this.max !== null) this.nothingBelow = true;
     }
   }
 
   private evictOldest(): void {
     this.heldSize -= this.sizes[this.oldest]!;
+    if (isUnknownMarker(this.names[this.oldest]!)) this.unknownNamed--;
     this.oldest++;
     if (this.oldest > 64 && this.oldest * 2 > this.names.length) {
       this.names.splice(0, this.oldest);
