@@ -348,3 +348,16 @@ test('flag parsers: --span-kinds, --sql-text, --otlp-format', () => {
     assert.throws(bad, { name: 'ExportConfigError' });
   }
 });
+
+test('exporter: a transport that throws fails its batch with the reason, the process goes on', async () => {
+  const transport: Transport = {
+    send: () => {
+      throw new Error('socket exploded');
+    },
+    close: async () => {},
+  };
+  const encoder: BatchEncoder<number> = { encode: (items) => ({ body: new Uint8Array(items), spans: items.length * 2 }) };
+  const exporter = new BatchingSpanExporter(encoder, transport, { maxBatchSize: 2, maxDelayMs: 1 });
+  for (let i = 0; i < 3; i++) exporter.add(i);
+  assert.deepEqual(await exporter.shutdown(), { exportedSpans: 0, failedSpans: 6, errors: ['socket exploded (2 batches)'] });
+});

@@ -411,8 +411,9 @@ export class BatchingSpanExporter<T> {
       const batch = this.queue.shift()!;
       this.inFlight++;
       this.wakeRoomWaiters();
-      void this.transport
-        .send(batch.body)
+      // Through a promise: a transport that throws synchronously fails its batch, not the timer.
+      void Promise.resolve()
+        .then(() => this.transport.send(batch.body))
         .catch((err: Error): ExportResult => ({ ok: false, retryable: false, error: err.message, attempts: 1 }))
         .then((result) => {
           this.inFlight--;
