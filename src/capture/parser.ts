@@ -1,49 +1,35 @@
 import type { Counters } from '../util/counters.js';
 import { CaptureFormatError } from './errors.js';
-import { ticksToMicros, unitsPerSecondFromTsresol } from './timestamps.js';
+import {
+  BLOCK_ENHANCED_PACKET,
+  BLOCK_INTERFACE_DESCRIPTION,
+  BLOCK_OBSOLETE_PACKET,
+  BLOCK_SECTION_HEADER,
+  BLOCK_SIMPLE_PACKET,
+  BYTE_ORDER_MAGIC,
+  BYTE_ORDER_MAGIC_SWAPPED,
+  MIN_BLOCK_BYTES,
+  PACKET_BLOCK_FIXED_BYTES,
+  PCAP_FILE_HEADER_BYTES,
+  PCAP_LINK_TYPE_MASK,
+  PCAP_MODIFIED_RECORD_HEADER_BYTES,
+  PCAP_RECORD_HEADER_BYTES,
+  type PcapngInterface,
+  SECTION_HEADER_MIN_BYTES,
+  SIMPLE_PACKET_FIXED_BYTES,
+  detectCaptureFormat,
+  parseInterfaceDescription,
+} from './formats.js';
+import { ticksToMicros } from './timestamps.js';
 import type { CaptureFileInfo, CapturedPacket } from './types.js';
 
 /** Larger records are taken for corruption rather than waited for. */
 export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 
-const MAGIC_PCAP_MICROS = 0xa1b2c3d4;
-const MAGIC_PCAP_NANOS = 0xa1b23c4d;
-/** Alexey Kuznetzov's patched libpcap: 8 more bytes per record header (ifindex, protocol, pkt_type). */
-const MAGIC_PCAP_MODIFIED = 0xa1b2cd34;
-const PCAP_FILE_HEADER_BYTES = 24;
-const PCAP_RECORD_HEADER_BYTES = 16;
-const PCAP_MODIFIED_RECORD_HEADER_BYTES = 24;
-/** libpcap's LT_LINKTYPE: the upper bits carry FCS information. */
-const PCAP_LINK_TYPE_MASK = 0x03ffffff;
-
-const BLOCK_SECTION_HEADER = 0x0a0d0d0a;
-const BLOCK_INTERFACE_DESCRIPTION = 0x00000001;
-const BLOCK_OBSOLETE_PACKET = 0x00000002;
-const BLOCK_SIMPLE_PACKET = 0x00000003;
-const BLOCK_ENHANCED_PACKET = 0x00000006;
-const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
-/** type + length + trailing length */
-const MIN_BLOCK_BYTES = 12;
-const SECTION_HEADER_MIN_BYTES = 28;
-const INTERFACE_DESCRIPTION_MIN_BYTES = 20;
-/** EPB and OPB: 28 bytes before the packet data, 4 after. */
-const PACKET_BLOCK_FIXED_BYTES = 32;
-const SIMPLE_PACKET_FIXED_BYTES = 16;
-const OPTION_END = 0;
-const OPTION_IF_TSRESOL = 9;
-const OPTION_IF_TSOFFSET = 14;
-
 const EMPTY = new Uint8Array(0);
 
 type Stage = 'magic' | 'pcap-header' | 'pcap-records' | 'pcapng-blocks';
 
-interface PcapngInterface {
-  linkType: number;
-  /** 0 = no limit */
-  snaplen: number;
-  unitsPerSecond: number;
-  offsetMicros: number;
-}
 
 export interface CaptureParserOptions {
   /** Shown in errors and info (usually the path). */
@@ -247,39 +233,30 @@ export class CaptureParser {
   }
 
   private detectFormat(buf: Uint8Array, position: number): void {
-    const magicBigEndian =
-      ((buf[position]! << 24) | (buf[position + 1]! << 16) | (buf[position + 2]! << 8) | buf[position + 3]!) >>> 0;
-    const magicLittleEndian =
-      ((buf[position + 3]! << 24) | (buf[position + 2]! << 16) | (buf[position + 1]! << 8) | buf[position]!) >>> 0;
-    for (const [magic, littleEndian] of [
-      [magicLittleEndian, true],
-      [magicBigEndian, false],
-    ] as const) {
-      if (magic === MAGIC_PCAP_MICROS || magic === MAGIC_PCAP_NANOS || magic === MAGIC_PCAP_MODIFIED) {
-        this.littleEndian = littleEndian;
-        this.fileLittleEndian = littleEndian;
-        this.format = magic === MAGIC_PCAP_NANOS ? 'pcap-nsec' : magic === MAGIC_PCAP_MODIFIED ? 'pcap-modified' : 'pcap';
-        this.pcapSubsecondDivisor = magic === MAGIC_PCAP_NANOS ? 1000 : 1;
-        this.pcapRecordHeaderBytes =
-          magic === MAGIC_PCAP_MODIFIED ? PCAP_MODIFIED_RECORD_HEADER_BYTES : PCAP_RECORD_HEADER_BYTES;
-        this.stage = 'pcap-header';
-        return;
+    const detected = detectCaptureFormat(buf, position);
+    if (detected === null) {
+      const magic = ((buf[position]! << 24) | (buf[position + 1]! << 16) | (buf[position + 2]! << 8) | buf[position + 3]!) >>> 0;
+      const hex = magic.toString(16).padStart(8, '0');
+      if (buf[position] === 0x1f && buf[position + 1] === 0x8b) {
+        throw new CaptureFormatError(
+          'ERR_GZIP_NOT_DECODED',
+          `${this.name}: gzip-compressed data reached the capture parser undecoded (magic 0x${hex})`,
+          this.offset,
+        );
       }
+      throw new CaptureFormatError('ERR_NOT_A_CAPTURE', `${this.name}: not a pcap or pcapng file (magic 0x${hex})`, 0);
     }
-    if (magicBigEndian === BLOCK_SECTION_HEADER) {
-      this.format = 'pcapng';
+    this.format = detected.format;
+    if (detected.format === 'pcapng') {
       this.stage = 'pcapng-blocks';
       return;
     }
-    const hex = magicBigEndian.toString(16).padStart(8, '0');
-    if (buf[position] === 0x1f && buf[position + 1] === 0x8b) {
-      throw new CaptureFormatError(
-        'ERR_GZIP_NOT_DECODED',
-        `${this.name}: gzip-compressed data reached the capture parser undecoded (magic 0x${hex})`,
-        this.offset,
-      );
-    }
-    throw new CaptureFormatError('ERR_NOT_A_CAPTURE', `${this.name}: not a pcap or pcapng file (magic 0x${hex})`, 0);
+    this.littleEndian = detected.littleEndian;
+    this.fileLittleEndian = detected.littleEndian;
+    this.pcapSubsecondDivisor = detected.format === 'pcap-nsec' ? 1000 : 1;
+    this.pcapRecordHeaderBytes =
+      detected.format === 'pcap-modified' ? PCAP_MODIFIED_RECORD_HEADER_BYTES : PCAP_RECORD_HEADER_BYTES;
+    this.stage = 'pcap-header';
   }
 
   private readPcapFileHeader(view: DataView, position: number): void {
@@ -386,7 +363,7 @@ export class CaptureParser {
   private sectionByteOrder(view: DataView, position: number): boolean {
     const magic = view.getUint32(position + 8, true);
     if (magic === BYTE_ORDER_MAGIC) return true;
-    if (magic === 0x4d3c2b1a) return false;
+    if (magic === BYTE_ORDER_MAGIC_SWAPPED) return false;
     this.throwCorrupt(position, `pcapng byte-order magic 0x${magic.toString(16).padStart(8, '0')}`);
   }
 
@@ -429,29 +406,10 @@ export class CaptureParser {
   }
 
   private readInterfaceDescription(view: DataView, position: number, length: number): void {
-    if (length < INTERFACE_DESCRIPTION_MIN_BYTES) {
+    const description = parseInterfaceDescription(view, position, length, this.littleEndian);
+    if (description === null) {
       this.counters.add('capture.pcapng-bad-interface-block');
       return;
-    }
-    const littleEndian = this.littleEndian;
-    const description: PcapngInterface = {
-      linkType: view.getUint16(position + 8, littleEndian),
-      snaplen: view.getUint32(position + 12, littleEndian),
-      unitsPerSecond: 1e6,
-      offsetMicros: 0,
-    };
-    const optionsEnd = position + length - 4;
-    let option = position + 16;
-    while (optionsEnd - option >= 4) {
-      const code = view.getUint16(option, littleEndian);
-      const valueLength = view.getUint16(option + 2, littleEndian);
-      if (code === OPTION_END || option + 4 + valueLength > optionsEnd) break;
-      if (code === OPTION_IF_TSRESOL && valueLength >= 1) {
-        description.unitsPerSecond = unitsPerSecondFromTsresol(view.getUint8(option + 4));
-      } else if (code === OPTION_IF_TSOFFSET && valueLength >= 8) {
-        description.offsetMicros = Number(view.getBigInt64(option + 4, littleEndian)) * 1e6;
-      }
-      option += 4 + ((valueLength + 3) & ~3);
     }
     this.interfaces.push(description);
     this.linkTypes.push(description.linkType);
