@@ -89,14 +89,14 @@ class CaptureFileReader {
     this.parser = this.newParser(gzip);
     try {
       for await (const chunk of chunks) {
-        const packets = this.parser.push(chunk as Uint8Array);
+        const packets = this.parser.push(chunk);
         if (packets.length > 0) yield packets;
       }
     } catch (error) {
       if (!gzip || !isZlibError(error)) throw error;
       // A cut-short .gz (capture still being written, or killed) ends like a cut-short capture.
       if (error.code !== 'Z_BUF_ERROR') {
-        throw new CaptureFormatError('ERR_CORRUPT_GZIP', `${this.parser.info().name}: corrupt gzip data (${error.message})`);
+        throw new CaptureFormatError('ERR_CORRUPT_GZIP', `${this.displayName()}: corrupt gzip data (${error.message})`);
       }
       this.parser.addWarning(`gzip stream ends early (${error.message})`);
       this.opts.counters.add('capture.gzip-truncated');
@@ -110,8 +110,11 @@ class CaptureFileReader {
   }
 
   private newParser(gzip: boolean): CaptureParser {
-    const name = this.path === '-' ? 'stdin' : this.path;
-    return new CaptureParser({ name, sourceIndex: this.sourceIndex, counters: this.opts.counters, gzip });
+    return new CaptureParser({ name: this.displayName(), sourceIndex: this.sourceIndex, counters: this.opts.counters, gzip });
+  }
+
+  private displayName(): string {
+    return this.path === '-' ? 'stdin' : this.path;
   }
 }
 
