@@ -141,14 +141,27 @@ export class Correlator {
       const byId = candidates.filter((p) => p.ctx.requestId === node.ctx.requestId);
       if (byId.length > 0) return { parent: this.latest(byId, 'request-id'), rule: 'request-id' };
     }
-    // A call that carries ids but matches no exchange in flight is not guessed onto another one.
-    if (node.idTraceId) return null;
+    // A call that carries ids but matches no exchange in flight is not guessed onto another one;
+    // nor is connection setup/teardown (a pooled connection serves many requests).
+    if (node.idTraceId || isConnectionLifecycle(node.x)) return null;
     const serving = candidates.filter((p) => this.whileServing(p, node));
-    const pool = serving.length > 0 ? serving : candidates;
-    return { parent: this.latest(pool, 'timing'), rule: 'timing' };
+    return { parent: this.tightest(serving.length > 0 ? serving : candidates, node), rule: 'timing' };
   }
 
-  /** The most recently started candidate; several candidates are counted as ambiguity. */
+  /**
+   * Timing alone: the candidate whose handling fits the call most tightly (the least time between its
+   * request arriving and the call, plus between the call's end and its response). A service usually
+   * calls out right after reading a request and answers right after the call returns; a longer
+   * request that merely overlaps leaves more slack.
+   */
+  private tightest(pool: Node[], child: Node): Node {
+    if (pool.length > 1) this.opts.counters.add('correlate.timing-ambiguous');
+    const slack = (p: Node): number =>
+      Math.max(0, child.x.startUs - p.x.requestEndUs) + Math.max(0, (p.x.responseStartUs ?? p.end) - child.end);
+    return pool.reduce((best, p) => (slack(p) < slack(best) ? p : best));
+  }
+
+  /** Same ids on several exchanges in flight (retries, fan-out): the most recently started one. */
   private latest(pool: Node[], rule: string): Node {
     if (pool.length > 1) this.opts.counters.add(`correlate.${rule}-ambiguous`);
     return pool.reduce((best, p) => (p.x.startUs > best.x.startUs ? p : best));
@@ -238,6 +251,11 @@ export class Correlator {
 function wireSpanId(x: Exchange, kind: 'client' | 'server'): string {
   const position = x.streamId !== null ? `s${x.streamId}` : x.requestSeq !== null ? `q${x.requestSeq}` : `c${x.connectionId}i${x.index}`;
   return spanIdFrom([x.client.ip, x.client.port, x.server.ip, x.server.port, position, kind]);
+}
+
+/** MySQL login and quit belong to a pooled connection, not to the request that happened to be running. */
+function isConnectionLifecycle(x: Exchange): boolean {
+  return x.protocol === 'mysql' && ['LOGIN', 'QUIT'].includes((x.request as { command: string }).command);
 }
 
 function countSpans(node: SpanNode): number {

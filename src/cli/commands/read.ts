@@ -1,0 +1,166 @@
+import { Option, type Command } from 'commander';
+import { openCaptureSource } from '../../capture/file-source.js';
+import { loadNamesFile } from '../../correlate/naming.js';
+import { NdjsonExchangeWriter } from '../../export/ndjson.js';
+import { renderReport, SlowestTraces } from '../../export/report.js';
+import { renderServiceMap, SERVICE_MAP_FORMATS, type ServiceMapFormat } from '../../export/service-map/formats.js';
+import { TracesJsonWriter } from '../../export/traces.js';
+import { analyze } from '../../pipeline.js';
+import { createAnalyzers, parsePortHints } from '../../protocols/index.js';
+import { ProtoMessageDecoder } from '../../protocols/grpc/proto-decoder.js';
+import { Counters } from '../../util/counters.js';
+import { CliError } from '../errors.js';
+import { openOutput, writeFileAtomic, type Output } from '../output.js';
+import { Progress } from '../progress.js';
+
+export interface AnalysisFlags {
+  exchanges?: string;
+  traces?: string;
+  serviceMap?: string;
+  serviceMapFormat: ServiceMapFormat;
+  names?: string;
+  requestIdHeader?: string[];
+  port?: string[];
+  proto?: string[];
+  linger: string;
+  slowest: string;
+  report: boolean;
+}
+
+/** The options `read` and `capture` share: outputs, naming, id headers, port hints. */
+export function addAnalysisOptions(cmd: Command): Command {
+  return cmd
+    .option('--exchanges <file>', 'write every exchange as NDJSON (- = stdout)')
+    .option('--traces <file>', 'write every trace as a tree of spans (JSON)')
+    .option('--service-map <file>', 'write the service map')
+    .addOption(new Option('--service-map-format <format>', 'service map shape').choices(SERVICE_MAP_FORMATS as string[]).default('json'))
+    .option('--names <file>', 'JSON or YAML: ip, ip:port or CIDR → service name')
+    .option('--request-id-header <name>', 'request-id header to read (repeatable; default X-Request-ID, X-Correlation-ID, Request-Id)', collect)
+    .option('--port <proto=ports>', 'treat these server ports as a protocol, e.g. http=8080,9000 (repeatable)', collect)
+    .option('--proto <file...>', '.proto files: decode the first gRPC request/response message of known methods')
+    .option('--linger <seconds>', 'packet time an exchange waits for the request that caused it', '30')
+    .option('--slowest <n>', 'slowest traces drawn in the report', '5')
+    .option('--no-report', 'do not print the terminal report');
+}
+
+export function registerRead(program: Command): void {
+  addAnalysisOptions(
+    program
+      .command('read')
+      .description('Read captures and produce exchanges, traces and a service map')
+      .argument('<capture...>', 'pcap/pcapng files (gzip allowed), merged by time; - reads stdin'),
+  ).action(async (paths: string[], flags: AnalysisFlags) => {
+    const counters = new Counters();
+    const session = await AnalysisSession.open(flags, counters);
+    const progress = new Progress(paths);
+    const result = await analyze(openCaptureSource(paths, { counters }), session.pipelineOptions(), (n, b) => progress.update(n, b));
+    progress.done();
+    const warnings = result.files.flatMap((f) => f.warnings.map((w) => `${f.name}: ${w}`));
+    await session.finish(result.serviceMap, warnings);
+  });
+}
+
+/** Outputs and options of one analysis run, shared by `read` and `capture`. */
+export class AnalysisSession {
+  private readonly slowest: SlowestTraces;
+  private exchangesOut: Output | null = null;
+  private tracesOut: Output | null = null;
+  private tracesWriter: TracesJsonWriter | null = null;
+  private exchangeWriter: NdjsonExchangeWriter | null = null;
+  private readonly byProtocol: Record<string, { exchanges: number; errors: number; incomplete: number }> = {};
+  private traces = 0;
+
+  private constructor(
+    readonly flags: AnalysisFlags,
+    readonly counters: Counters,
+    private readonly names: Record<string, string>,
+    private readonly protoDecoder: ProtoMessageDecoder | undefined,
+  ) {
+    this.slowest = new SlowestTraces(positiveInt(flags.slowest, '--slowest', true));
+    if (flags.exchanges) {
+      this.exchangesOut = openOutput(flags.exchanges);
+      this.exchangeWriter = new NdjsonExchangeWriter(this.exchangesOut.stream);
+    }
+    if (flags.traces) {
+      const out = (this.tracesOut = openOutput(flags.traces));
+      this.tracesWriter = new TracesJsonWriter((text) => out.stream.write(text));
+    }
+  }
+
+  static async open(flags: AnalysisFlags, counters: Counters): Promise<AnalysisSession> {
+    const names = flags.names ? loadNamesFile(flags.names) : {};
+    let decoder: ProtoMessageDecoder | undefined;
+    if (flags.proto && flags.proto.length > 0) {
+      try {
+        decoder = await ProtoMessageDecoder.load(flags.proto);
+      } catch (err) {
+        throw new CliError(`cannot load --proto files: ${(err as Error).message}`);
+      }
+    }
+    return new AnalysisSession(flags, counters, names, decoder);
+  }
+
+  pipelineOptions(): Parameters<typeof analyze>[1] {
+    const f = this.flags;
+    let portHints;
+    try {
+      portHints = parsePortHints(f.port ?? []);
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+    const linger = Number(f.linger);
+    if (!Number.isFinite(linger) || linger < 0) throw new CliError(`--linger must be a number of seconds, got ${f.linger}`);
+    return {
+      analyzers: createAnalyzers({ protoDecoder: this.protoDecoder }),
+      counters: this.counters,
+      portHints,
+      requestIdHeaders: f.requestIdHeader,
+      names: this.names,
+      lingerUs: linger * 1e6,
+      onSpan: (span) => {
+        const c = (this.byProtocol[span.protocol] ??= { exchanges: 0, errors: 0, incomplete: 0 });
+        c.exchanges++;
+        if (span.error) c.errors++;
+        if (span.response === null) c.incomplete++;
+        this.exchangeWriter?.write(span);
+      },
+      onTrace: (tree) => {
+        this.traces++;
+        this.slowest.add(tree);
+        this.tracesWriter?.add(tree);
+      },
+    };
+  }
+
+  async finish(serviceMap: Parameters<typeof renderServiceMap>[0], warnings: string[]): Promise<void> {
+    this.tracesWriter?.close();
+    await this.exchangesOut?.close();
+    await this.tracesOut?.close();
+    if (this.flags.serviceMap) writeFileAtomic(this.flags.serviceMap, renderServiceMap(serviceMap, this.flags.serviceMapFormat));
+    if (!this.flags.report) return;
+    const usesStdout = [this.flags.exchanges, this.flags.traces, this.flags.serviceMap].includes('-');
+    const out = usesStdout ? process.stderr : process.stdout;
+    const unknown = this.counters.get('http2.hpack-unknown-fields');
+    if (unknown > 0) warnings.push(`${unknown} HTTP/2 header fields unknown (HPACK state from before the capture)`);
+    const gaps = this.counters.get('tcp.gaps');
+    if (gaps > 0) warnings.push(`${gaps} TCP gaps (${this.counters.get('tcp.gap-bytes')} bytes never captured)`);
+    const ambiguous = this.counters.get('correlate.timing-ambiguous');
+    if (ambiguous > 0) warnings.push(`${ambiguous} timing-only parent links chosen among several candidates`);
+    out.write(
+      renderReport(
+        { exchangesByProtocol: this.byProtocol, traces: this.traces, serviceMap, slowest: this.slowest.list(), warnings },
+        Boolean(out.isTTY),
+      ),
+    );
+  }
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function positiveInt(value: string, flag: string, allowZero = false): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new CliError(`${flag} must be a whole number, got ${value}`);
+  return n;
+}

@@ -1,0 +1,133 @@
+import type { ServiceMap } from '../correlate/service-map.js';
+import { statusText } from '../correlate/outcome.js';
+import type { SpanNode, SpanRecord, TraceTree } from '../correlate/types.js';
+import type { GrpcRequestInfo, Http2RequestInfo, HttpRequestInfo, MysqlRequestInfo } from '../protocols/types.js';
+
+/** Keeps the N slowest traces seen, in bounded memory. */
+export class SlowestTraces {
+  private readonly kept: TraceTree[] = [];
+
+  constructor(private readonly limit = 5) {}
+
+  add(tree: TraceTree): void {
+    if (this.limit <= 0) return;
+    const d = duration(tree);
+    if (this.kept.length >= this.limit && d <= duration(this.kept[this.kept.length - 1]!)) return;
+    this.kept.push(tree);
+    this.kept.sort((a, b) => duration(b) - duration(a));
+    if (this.kept.length > this.limit) this.kept.pop();
+  }
+
+  list(): readonly TraceTree[] {
+    return this.kept;
+  }
+}
+
+export interface ReportInput {
+  exchangesByProtocol: Record<string, { exchanges: number; errors: number; incomplete: number }>;
+  traces: number;
+  serviceMap: ServiceMap;
+  slowest: readonly TraceTree[];
+  warnings: string[];
+}
+
+/** The terminal report printed by `read` and `capture`. */
+export function renderReport(r: ReportInput, color = false): string {
+  const bold = (s: string): string => (color ? `\x1b[1m${s}\x1b[0m` : s);
+  const red = (s: string): string => (color ? `\x1b[31m${s}\x1b[0m` : s);
+  const out: string[] = [];
+  out.push(bold('Exchanges'));
+  const protoRows = Object.entries(r.exchangesByProtocol).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (protoRows.length === 0) out.push('  none found');
+  out.push(
+    ...table(
+      ['protocol', 'exchanges', 'errors', 'no response'],
+      protoRows.map(([p, c]) => [p, String(c.exchanges), String(c.errors), String(c.incomplete)]),
+    ).map((l) => '  ' + l),
+  );
+  out.push(`  traces: ${r.traces}`);
+  out.push('');
+  out.push(bold('Service map'));
+  if (r.serviceMap.edges.length === 0) out.push('  no calls');
+  out.push(
+    ...table(
+      ['caller', 'callee', 'proto', 'calls', 'errors', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
+      r.serviceMap.edges.map((e) => [
+        e.source,
+        e.target,
+        e.protocol,
+        String(e.calls),
+        e.errors ? red(String(e.errors)) : '0',
+        ms(e.latencyMs.p50),
+        ms(e.latencyMs.p95),
+        ms(e.latencyMs.p99),
+        ms(e.latencyMs.max),
+      ]),
+    ).map((l) => '  ' + l),
+  );
+  if (r.slowest.length > 0) {
+    out.push('');
+    out.push(bold(`Slowest traces`));
+    for (const t of r.slowest) {
+      out.push(`  trace ${t.traceId}  ${t.spans} span${t.spans === 1 ? '' : 's'}`);
+      drawTree(t.root, '    ', out, red);
+    }
+  }
+  if (r.warnings.length > 0) {
+    out.push('');
+    out.push(bold('Warnings'));
+    for (const w of r.warnings) out.push(`  ${w}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+function drawTree(node: SpanNode, indent: string, out: string[], red: (s: string) => string): void {
+  const s = node.span;
+  const status = statusText(s);
+  const dur = s.durationUs === null ? '   (open)' : `${ms(s.durationUs / 1000).padStart(9)} ms`;
+  const link = s.link ? `  [${s.link}]` : '';
+  out.push(`${indent}${dur}  ${s.peerService} → ${s.service}  ${spanLabel(s)}  ${s.error ? red(status) : status}${link}`);
+  for (const c of node.children) drawTree(c, indent + '  ', out, red);
+}
+
+/** A one-line description of what was asked: `GET /orders/7`, `/shop.Inventory/Reserve`, `QUERY SELECT ...`. */
+export function spanLabel(s: Pick<SpanRecord, 'protocol' | 'request'>): string {
+  switch (s.protocol) {
+    case 'http':
+    case 'http2': {
+      const r = s.request as HttpRequestInfo | Http2RequestInfo;
+      return `${r.method} ${r.path}`;
+    }
+    case 'grpc':
+      return (s.request as GrpcRequestInfo).path ?? '<unknown path>';
+    case 'mysql': {
+      const r = s.request as MysqlRequestInfo;
+      const sql = r.normalizedSql ?? r.sql;
+      return sql ? `${r.command} ${truncate(sql, 60)}` : r.command;
+    }
+  }
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  // eslint-disable-next-line no-control-regex
+  const visible = (s: string): number => s.replace(/\x1b\[[0-9;]*m/g, '').length;
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i] ?? ''))));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i < 2 ? c + ' '.repeat(widths[i]! - visible(c)) : ' '.repeat(widths[i]! - visible(c)) + c))
+      .join('  ')
+      .trimEnd();
+  return rows.length === 0 ? [] : [line(header), ...rows.map(line)];
+}
+
+function ms(v: number): string {
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+function truncate(s: string, n: number): string {
+  return s.length <= n ? s : s.slice(0, n - 1) + '…';
+}
+
+function duration(t: TraceTree): number {
+  return t.endUs === null ? 0 : t.endUs - t.startUs;
+}

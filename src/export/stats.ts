@@ -1,0 +1,132 @@
+import type { CaptureFileInfo } from '../capture/types.js';
+import { linkTypeName } from '../capture/linktypes.js';
+import type { AnalysisResult, FlowRecord } from '../pipeline.js';
+
+/** The `stats --json` document (field names are stable; docs/formats.md). */
+export interface StatsDocument {
+  schema: 'wirespan-stats/1';
+  files: {
+    name: string;
+    format: string;
+    byteOrder: string;
+    linkTypes: { dlt: number; name: string }[];
+    snaplen: number;
+    packets: number;
+    bytes: number;
+    warnings: string[];
+  }[];
+  packets: number;
+  bytes: number;
+  firstPacketUs: number | null;
+  lastPacketUs: number | null;
+  durationSeconds: number;
+  linkTypes: Record<string, number>;
+  network: Record<string, number>;
+  transport: Record<string, number>;
+  tunnelled: Record<string, number>;
+  malformed: Record<string, number>;
+  truncatedPackets: number;
+  tcp: AnalysisResult['tcp'];
+  counters: Record<string, number>;
+  flows?: FlowRecord[];
+}
+
+export function buildStatsDocument(result: AnalysisResult, files: CaptureFileInfo[], withFlows: boolean): StatsDocument {
+  const t = result.totals;
+  const doc: StatsDocument = {
+    schema: 'wirespan-stats/1',
+    files: files.map((f) => ({
+      name: f.name,
+      format: f.format,
+      byteOrder: f.byteOrder,
+      linkTypes: f.linkTypes.map((dlt) => ({ dlt, name: linkTypeName(dlt) })),
+      snaplen: f.snaplen,
+      packets: f.packets,
+      bytes: f.bytes,
+      warnings: f.warnings,
+    })),
+    packets: t.packets,
+    bytes: t.bytes,
+    firstPacketUs: t.firstPacketUs,
+    lastPacketUs: t.lastPacketUs,
+    durationSeconds: t.firstPacketUs === null || t.lastPacketUs === null ? 0 : (t.lastPacketUs - t.firstPacketUs) / 1e6,
+    linkTypes: t.linkTypes,
+    network: t.network,
+    transport: t.transport,
+    tunnelled: t.tunnelled,
+    malformed: t.malformed,
+    truncatedPackets: t.truncatedPackets,
+    tcp: result.tcp,
+    counters: result.counters.toJSON(),
+  };
+  if (withFlows) doc.flows = result.flows;
+  return doc;
+}
+
+/** The human-readable `stats` output. */
+export function renderStats(doc: StatsDocument): string {
+  const out: string[] = [];
+  const kv = (k: string, v: string | number): void => {
+    out.push(`${(k + ':').padEnd(26)}${v}`);
+  };
+  for (const f of doc.files) {
+    kv('file', `${f.name} (${f.format}, ${f.byteOrder}-endian, snaplen ${f.snaplen})`);
+    kv('  link types', f.linkTypes.map((l) => `${l.name} (${l.dlt})`).join(', ') || 'none');
+    for (const w of f.warnings) kv('  warning', w);
+  }
+  kv('packets', doc.packets);
+  kv('bytes', doc.bytes);
+  kv('first packet', iso(doc.firstPacketUs));
+  kv('last packet', iso(doc.lastPacketUs));
+  kv('duration', `${doc.durationSeconds.toFixed(6)} s`);
+  kv('network', counts(doc.network));
+  kv('transport', counts(doc.transport));
+  if (Object.keys(doc.tunnelled).length > 0) kv('tunnelled', counts(doc.tunnelled));
+  kv('malformed', counts(doc.malformed));
+  kv('truncated (snaplen)', doc.truncatedPackets);
+  const tcp = doc.tcp;
+  kv('tcp connections', `${tcp.connections} (${tcp.withHandshake} with handshake, ${tcp.withoutHandshake} without)`);
+  kv('  ended', counts(tcp.endings));
+  kv('  payload bytes', `client→server ${tcp.payloadBytes.client}, server→client ${tcp.payloadBytes.server}`);
+  kv('  retransmitted bytes', `${tcp.retransmittedBytes.client} / ${tcp.retransmittedBytes.server}`);
+  kv('  out-of-order segments', `${tcp.outOfOrderSegments.client} / ${tcp.outOfOrderSegments.server}`);
+  kv('  gaps', `${tcp.gaps.client + tcp.gaps.server} (${tcp.gapBytes.client + tcp.gapBytes.server} bytes lost)`);
+  if (doc.flows) {
+    out.push('');
+    out.push(
+      ['id', 'client', 'server', 'start', 'duration s', 'pkts c/s', 'bytes c/s', 'gap bytes', 'ended c/s'].join('\t'),
+    );
+    for (const f of doc.flows) {
+      out.push(
+        [
+          f.id,
+          ep(f.client),
+          ep(f.server),
+          iso(f.startUs),
+          ((f.endUs - f.startUs) / 1e6).toFixed(6),
+          `${f.packets.client}/${f.packets.server}`,
+          `${f.payloadBytes.client}/${f.payloadBytes.server}`,
+          f.gapBytes.client + f.gapBytes.server,
+          `${f.ended.client ?? '-'}/${f.ended.server ?? '-'}`,
+        ].join('\t'),
+      );
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+function counts(r: Record<string, number>): string {
+  const entries = Object.entries(r);
+  return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k} ${v}`).join(', ');
+}
+
+function ep(e: { ip: string; port: number }): string {
+  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+}
+
+function iso(us: number | null): string {
+  if (us === null) return '-';
+  const whole = Math.floor(us / 1e6);
+  const frac = Math.round(us - whole * 1e6);
+  return new Date(whole * 1000).toISOString().replace(/\.\d{3}Z$/, `.${String(frac).padStart(6, '0')}Z`);
+}

@@ -1,0 +1,277 @@
+import type { CapturedPacket, PacketSource } from './capture/types.js';
+import { PacketDecoder } from './decode/decoder.js';
+import { TcpAssembler } from './tcp/assembler.js';
+import type { Flow, StreamFactory, StreamHandler } from './tcp/types.js';
+import { ProtocolDispatcher } from './protocols/registry.js';
+import type { Exchange, ProtocolAnalyzer, ProtocolName } from './protocols/types.js';
+import { TraceContextExtractor } from './correlate/context.js';
+import { Correlator } from './correlate/correlator.js';
+import { ServiceNamer } from './correlate/naming.js';
+import { ServiceMapBuilder, type ServiceMap } from './correlate/service-map.js';
+import type { SpanRecord, TraceTree } from './correlate/types.js';
+import { Counters } from './util/counters.js';
+import { linkTypeName } from './capture/linktypes.js';
+
+export interface PipelineOptions {
+  /** Protocol analyzers; an empty list tracks TCP only (what `stats` needs). */
+  analyzers: readonly ProtocolAnalyzer[];
+  counters?: Counters;
+  /** `--port http=8080`: server ports whose protocol is known without detection. */
+  portHints?: ReadonlyMap<number, ProtocolName>;
+  /** Request-id header names, in order of preference (default X-Request-ID, X-Correlation-ID, Request-Id). */
+  requestIdHeaders?: string[];
+  /** `--names`: ip, ip:port or CIDR → service name. */
+  names?: Record<string, string>;
+  /** Correlator linger in packet time (µs). */
+  lingerUs?: number;
+  idleTimeoutUs?: number;
+  maxBufferedBytesPerConnection?: number;
+  maxBufferedBytesTotal?: number;
+  /** Keep a record of every TCP connection (conn.log style) for `stats --flows`. */
+  keepFlows?: boolean;
+  onExchange?(exchange: Exchange): void;
+  onSpan?(span: SpanRecord): void;
+  onTrace?(tree: TraceTree): void;
+}
+
+/** One TCP connection as `stats --flows` lists it (Zeek conn.log style; docs/formats.md). */
+export interface FlowRecord {
+  id: number;
+  client: { ip: string; port: number };
+  server: { ip: string; port: number };
+  handshake: boolean;
+  startUs: number;
+  endUs: number;
+  packets: { client: number; server: number };
+  payloadBytes: { client: number; server: number };
+  retransmittedBytes: { client: number; server: number };
+  gapBytes: { client: number; server: number };
+  ended: { client: string | null; server: string | null };
+}
+
+export interface CaptureTotals {
+  packets: number;
+  bytes: number;
+  firstPacketUs: number | null;
+  lastPacketUs: number | null;
+  linkTypes: Record<string, number>;
+  network: Record<string, number>;
+  transport: Record<string, number>;
+  malformed: Record<string, number>;
+  truncatedPackets: number;
+  tunnelled: Record<string, number>;
+}
+
+/** TCP totals over every connection (client = the client → server direction). */
+export interface TcpTotals {
+  connections: number;
+  withHandshake: number;
+  withoutHandshake: number;
+  packets: { client: number; server: number };
+  payloadBytes: { client: number; server: number };
+  retransmittedBytes: { client: number; server: number };
+  outOfOrderSegments: { client: number; server: number };
+  gaps: { client: number; server: number };
+  gapBytes: { client: number; server: number };
+  /** How connections ended: fin, rst, idle, eof (still open at the end of the capture). */
+  endings: Record<string, number>;
+}
+
+/** How often (packet time) the correlator is told that time has passed. */
+const ADVANCE_EVERY_US = 100_000;
+
+/**
+ * The whole analysis without the CLI: packets in; exchanges, spans, traces and the service map out.
+ * source → decode → tcp → protocols → correlate, driven one packet at a time, all time from packets.
+ */
+export class Pipeline {
+  readonly counters: Counters;
+  readonly serviceMap = new ServiceMapBuilder();
+  private readonly decoder: PacketDecoder;
+  private readonly assembler: TcpAssembler;
+  private readonly correlator: Correlator;
+  private readonly flows: FlowRecord[] = [];
+  private readonly totals: CaptureTotals = {
+    packets: 0,
+    bytes: 0,
+    firstPacketUs: null,
+    lastPacketUs: null,
+    linkTypes: {},
+    network: {},
+    transport: {},
+    malformed: {},
+    truncatedPackets: 0,
+    tunnelled: {},
+  };
+  private readonly tcp: TcpTotals = {
+    connections: 0,
+    withHandshake: 0,
+    withoutHandshake: 0,
+    packets: { client: 0, server: 0 },
+    payloadBytes: { client: 0, server: 0 },
+    retransmittedBytes: { client: 0, server: 0 },
+    outOfOrderSegments: { client: 0, server: 0 },
+    gaps: { client: 0, server: 0 },
+    gapBytes: { client: 0, server: 0 },
+    endings: {},
+  };
+  private lastAdvance = -Infinity;
+  private lastTs = 0;
+
+  constructor(private readonly opts: PipelineOptions) {
+    const counters = (this.counters = opts.counters ?? new Counters());
+    this.decoder = new PacketDecoder({ counters });
+    const namer = new ServiceNamer(opts.names ?? {});
+    this.correlator = new Correlator({
+      counters,
+      namer,
+      extractor: new TraceContextExtractor({ counters, requestIdHeaders: opts.requestIdHeaders }),
+      lingerUs: opts.lingerUs,
+      onTrace: (tree) => this.traceDone(tree),
+    });
+    const factory: StreamFactory =
+      opts.analyzers.length > 0
+        ? new ProtocolDispatcher({
+            analyzers: opts.analyzers,
+            counters,
+            portHints: opts.portHints,
+            emit: (x) => {
+              opts.onExchange?.(x);
+              this.correlator.add(x);
+            },
+          })
+        : { open: () => IGNORE_STREAM };
+    const serverPorts = new Set<number>();
+    for (const a of opts.analyzers) for (const p of a.defaultPorts) serverPorts.add(p);
+    for (const p of opts.portHints?.keys() ?? []) serverPorts.add(p);
+    this.assembler = new TcpAssembler({
+      factory,
+      counters,
+      serverPorts,
+      idleTimeoutUs: opts.idleTimeoutUs,
+      maxBufferedBytesPerConnection: opts.maxBufferedBytesPerConnection,
+      maxBufferedBytesTotal: opts.maxBufferedBytesTotal,
+      onFlowClosed: (flow) => this.flowClosed(flow),
+    });
+  }
+
+  packet(p: CapturedPacket): void {
+    const t = this.totals;
+    t.packets++;
+    t.bytes += p.data.length;
+    if (t.firstPacketUs === null || p.ts < t.firstPacketUs) t.firstPacketUs = p.ts;
+    if (t.lastPacketUs === null || p.ts > t.lastPacketUs) t.lastPacketUs = p.ts;
+    bump(t.linkTypes, linkTypeName(p.linkType));
+    const d = this.decoder.decode(p);
+    if (!d.ok) {
+      if (d.failure !== 'ip-fragment-pending') bump(t.malformed, d.failure ?? 'unknown');
+      else bump(t.network, 'ipv4-fragments-held');
+      return;
+    }
+    if (d.truncated) t.truncatedPackets++;
+    if (d.tunnel) bump(t.tunnelled, d.tunnel);
+    bump(t.network, d.network);
+    if (d.transport) bump(t.transport, d.transport);
+    if (d.transport === 'tcp') this.assembler.segment(d, p.ts);
+    if (p.ts > this.lastTs) this.lastTs = p.ts;
+    if (p.ts - this.lastAdvance >= ADVANCE_EVERY_US) {
+      this.lastAdvance = p.ts;
+      this.correlator.advance(p.ts);
+    }
+  }
+
+  /** End of input: flush connections, decide every pending exchange, emit the last traces. */
+  finish(): AnalysisResult {
+    this.decoder.flush();
+    this.assembler.finish(this.lastTs);
+    this.correlator.finish();
+    return {
+      totals: this.totals,
+      tcp: this.tcp,
+      counters: this.counters,
+      serviceMap: this.serviceMap.build(),
+      flows: this.flows.sort((a, b) => a.id - b.id),
+    };
+  }
+
+  private flowClosed(flow: Flow): void {
+    const t = this.tcp;
+    t.connections++;
+    if (flow.handshake) t.withHandshake++;
+    else t.withoutHandshake++;
+    const sides = ['client', 'server'] as const;
+    for (const dir of [0, 1] as const) {
+      const st = flow.stats[dir];
+      const side = sides[dir];
+      t.packets[side] += st.packets;
+      t.payloadBytes[side] += st.payloadBytes;
+      t.retransmittedBytes[side] += st.retransmittedBytes;
+      t.outOfOrderSegments[side] += st.outOfOrderSegments;
+      t.gaps[side] += st.gaps;
+      t.gapBytes[side] += st.gapBytes;
+    }
+    bump(t.endings, flow.ended[0] === 'rst' || flow.ended[1] === 'rst' ? 'rst' : (flow.ended[0] ?? flow.ended[1] ?? 'open'));
+    if (this.opts.keepFlows) this.flows.push(flowRecord(flow));
+  }
+
+  private traceDone(tree: TraceTree): void {
+    const visit = (node: TraceTree['root']): void => {
+      this.serviceMap.add(node.span);
+      this.opts.onSpan?.(node.span);
+      for (const child of node.children) visit(child);
+    };
+    visit(tree.root);
+    this.opts.onTrace?.(tree);
+  }
+}
+
+export interface AnalysisResult {
+  totals: CaptureTotals;
+  tcp: TcpTotals;
+  counters: Counters;
+  serviceMap: ServiceMap;
+  flows: FlowRecord[];
+}
+
+/** Runs a packet source through a pipeline to the end. `onProgress` gets the packet count per batch. */
+export async function analyze(
+  source: PacketSource,
+  opts: PipelineOptions,
+  onProgress?: (packets: number, bytesRead: number) => void,
+): Promise<AnalysisResult & { files: ReturnType<PacketSource['info']> }> {
+  const pipeline = new Pipeline(opts);
+  let packets = 0;
+  let bytes = 0;
+  for await (const batch of source.batches()) {
+    for (const p of batch) {
+      pipeline.packet(p);
+      bytes += p.data.length + 16;
+    }
+    packets += batch.length;
+    onProgress?.(packets, bytes);
+  }
+  return { ...pipeline.finish(), files: source.info() };
+}
+
+const IGNORE_STREAM: StreamHandler = { data() {}, gap() {}, end() {}, close() {} };
+
+function bump(record: Record<string, number>, key: string): void {
+  record[key] = (record[key] ?? 0) + 1;
+}
+
+function flowRecord(flow: Flow): FlowRecord {
+  const [c, s] = flow.stats;
+  return {
+    id: flow.id,
+    client: { ...flow.client },
+    server: { ...flow.server },
+    handshake: flow.handshake,
+    startUs: flow.startTs,
+    endUs: flow.lastTs,
+    packets: { client: c.packets, server: s.packets },
+    payloadBytes: { client: c.payloadBytes, server: s.payloadBytes },
+    retransmittedBytes: { client: c.retransmittedBytes, server: s.retransmittedBytes },
+    gapBytes: { client: c.gapBytes, server: s.gapBytes },
+    ended: { client: flow.ended[0], server: flow.ended[1] },
+  };
+}
