@@ -14,6 +14,8 @@ export class GrpcMessageFramer {
   compressedMessages = 0;
   /** Lost bytes fell where the framing could not be followed: counts are a lower bound from then. */
   lostSync = false;
+  /** A message prefix had a flag byte other than 0 or 1: this is probably not gRPC framing. */
+  badFlag = false;
   /** First message, when captured (see captureFirstUpTo). */
   firstMessage: Uint8Array | null = null;
 
@@ -32,6 +34,11 @@ export class GrpcMessageFramer {
   /** A message prefix or body is incomplete. */
   get partial(): boolean {
     return !this.lostSync && (this.prefixHave > 0 || this.bodyRemaining > 0);
+  }
+
+  /** Everything pushed so far is whole, well-flagged gRPC messages (at least one). */
+  get looksLikeGrpc(): boolean {
+    return this.messages > 0 && !this.badFlag && !this.lostSync && !this.partial;
   }
 
   push(bytes: Uint8Array, start: number, end: number): void {
@@ -77,6 +84,7 @@ export class GrpcMessageFramer {
     this.messages++;
     this.messageBytes += this.length;
     if (this.compressedFlag & 1) this.compressedMessages++;
+    if (this.compressedFlag > 1) this.badFlag = true;
     this.bodyRemaining = this.length;
     if (this.messages === 1 && this.compressedFlag === 0 && this.length <= this.captureFirstUpTo) {
       this.capture = new Uint8Array(this.length);

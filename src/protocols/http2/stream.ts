@@ -90,6 +90,10 @@ function keptHeaders(...lists: (readonly DecodedField[] | null)[]): HeaderField[
   return out;
 }
 
+function unknownOrAbsent(value: string | null): boolean {
+  return value === null || isUnknownMarker(value);
+}
+
 function statusNumber(value: string | null): number | null {
   return value !== null && /^\d{1,3}$/.test(value) ? Number(value) : null;
 }
@@ -101,8 +105,14 @@ export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
   const requestContentType = field(req, 'content-type');
   const responseContentType = field(s.responseFields, 'content-type');
   const grpcStatusText = field(trailers, 'grpc-status') ?? field(s.responseFields, 'grpc-status');
-  const grpc =
-    isGrpcContentType(requestContentType) || isGrpcContentType(responseContentType) || grpcStatusText !== null;
+  let grpc = isGrpcContentType(requestContentType) || isGrpcContentType(responseContentType) || grpcStatusText !== null;
+  if (!grpc && unknownOrAbsent(requestContentType) && unknownOrAbsent(responseContentType) && s.unknownFields + s.unknownFieldsAfterGap > 0) {
+    // Mid-stream, content-type is often an entry from before the capture: judge by the DATA framing.
+    const [q, r] = s.framers;
+    const framed = [q, r].filter((f) => f !== null && (f.messages > 0 || f.badFlag || f.lostSync));
+    grpc = framed.length > 0 && framed.every((f) => f!.looksLikeGrpc);
+    if (grpc) s.notes.add('gRPC recognised from message framing (content-type unknown)');
+  }
 
   const path = field(req, ':path') ?? UNKNOWN;
   const authority = field(req, ':authority') ?? field(req, 'host');
