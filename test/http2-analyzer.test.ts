@@ -195,3 +195,26 @@ test('detect and reversed', () => {
     if (verdict === 'yes') assert.equal(a.reversed(bytes, dir), reversed, name);
   }
 });
+
+test('h2c upgrade: stream 1 answers the HTTP/1.1 request, later streams are plain HTTP/2', () => {
+  const c = new Conversation().raw(0, Buffer.concat([PREFACE, settingsFrame()])).raw(1, settingsFrame());
+  c.headers(1, 1, [[':status', '200']]);
+  c.data(1, 1, Buffer.from('upgraded'), { endStream: true });
+  c.headers(0, 3, requestFields('/after'), { endStream: true });
+  c.headers(1, 3, [[':status', '204']], { endStream: true });
+  const analyzer = new Http2Analyzer();
+  const d = new HandlerDriver(analyzer);
+  const handler = analyzer.openUpgraded(d.ctx, {
+    method: 'GET', path: '/up', authority: 'svc', headers: [['x-request-id', 'u1']], startUs: 10, requestEndUs: 20,
+    requestSeq: 1000, bodyBytes: 0, wireBytes: 90, http2Settings: 'AAEAAAEA', // HEADER_TABLE_SIZE 256
+  });
+  for (const s of c.steps) handler.data(s.dir, s.bytes, s.ts, 0);
+  handler.close(9_999_999);
+  const [up, after] = d.exchanges;
+  assert.deepEqual(req(up!), { method: 'GET', path: '/up', authority: 'svc', scheme: 'http', streamId: 1, bodyBytes: 0 });
+  assert.deepEqual(res(up!), { status: 200, bodyBytes: 8, reset: null });
+  assert.deepEqual([up!.startUs, up!.requestEndUs, up!.requestSeq, up!.bytes.request], [10, 20, 1000, 90]);
+  assert.deepEqual(up!.requestHeaders, [['x-request-id', 'u1']]);
+  assert.equal(req(after!).path, '/after');
+  assert.equal(res(after!).status, 204);
+});

@@ -154,3 +154,17 @@ test('a gap inside DATA keeps frame and message sync; a gap across frames makes 
   assert.equal(s5.protocol, 'grpc'); // the response side is intact
   assert.ok(!xs.has(3));
 });
+
+test('at the end of a capture, two chained frame headers are enough to read what hunting holds', () => {
+  const c = new Conversation();
+  c.headers(0, 1, requestFields('/sync', [], 'POST'), { endStream: true });
+  c.headers(1, 1, [[':status', '200']]);
+  c.data(1, 1, Buffer.alloc(16384, 1));
+  const d = new HandlerDriver(new Http2Analyzer(), { handshake: false });
+  d.data(0, c.steps[0]!.bytes, c.steps[0]!.ts);
+  d.data(1, Buffer.concat([c.steps[1]!.bytes, c.steps[2]!.bytes.subarray(0, 1000)]), c.steps[1]!.ts); // capture ends here
+  assert.equal(d.exchanges.length, 0);
+  d.close(9_999_999);
+  assert.equal(d.exchanges.length, 1);
+  assert.deepEqual(d.exchanges[0]!.response, { status: 200, bodyBytes: 1000 - 9, reset: null });
+});

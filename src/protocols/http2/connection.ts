@@ -155,6 +155,8 @@ export class Http2Connection implements StreamHandler, FrameSink {
 
   close(ts: number): void {
     if (this.closedConnection) return;
+    this.readers[0].flush();
+    this.readers[1].flush();
     this.closedConnection = true;
     const open = [...this.streams.values()].sort((a, b) => a.index - b.index);
     for (const s of open) {

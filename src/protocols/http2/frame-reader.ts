@@ -13,6 +13,7 @@ import {
   Flag,
   FrameType,
   findFrameBoundary,
+  lastChanceFrameBoundary,
   readUint24,
   readUint31,
 } from './frames.js';
@@ -278,6 +279,13 @@ export class FrameReader {
     } else {
       this.dropHunted(full ? Math.max(verdict.from, this.huntLength >> 1) : verdict.from);
     }
+  }
+
+  /** No more bytes will come: settle for weaker evidence of a boundary in what hunting holds. */
+  flush(): void {
+    if (this.state !== State.Hunt || this.huntLength === 0) return;
+    const at = lastChanceFrameBoundary(this.hunt, this.huntLength, this.dir);
+    if (at >= 0) this.resumeAt(at);
   }
 
   private dropHunted(count: number): void {

@@ -162,3 +162,21 @@ export function findFrameBoundary(
   }
   return firstUndecided >= 0 ? { kind: 'more', from: firstUndecided } : { kind: 'none' };
 }
+
+/**
+ * Weaker evidence for the end of a capture, when no more bytes will come: the first `p` from which at
+ * least two plausible frame headers chain (the last frame may be cut short), else -1.
+ */
+export function lastChanceFrameBoundary(b: Uint8Array, end: number, dir: Direction): number {
+  for (let p = 0; p + FRAME_HEADER_LENGTH <= end; p++) {
+    let headers = 0;
+    for (let q = p; q + FRAME_HEADER_LENGTH <= end; ) {
+      const length = plausibleFrameLength(b, q, dir, DEFAULT_MAX_FRAME_SIZE);
+      if (length < 0) break;
+      headers++;
+      q += FRAME_HEADER_LENGTH + length;
+    }
+    if (headers >= 2) return p;
+  }
+  return -1;
+}
