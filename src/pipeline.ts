@@ -237,7 +237,7 @@ export interface AnalysisResult {
 export async function analyze(
   source: PacketSource,
   opts: PipelineOptions,
-  onProgress?: (packets: number, bytesRead: number) => void,
+  onProgress?: (packets: number, bytesRead: number) => void | Promise<void>,
 ): Promise<AnalysisResult & { files: ReturnType<PacketSource['info']> }> {
   const pipeline = new Pipeline(opts);
   let packets = 0;
@@ -248,7 +248,7 @@ export async function analyze(
       bytes += p.data.length + 16;
     }
     packets += batch.length;
-    onProgress?.(packets, bytes);
+    await onProgress?.(packets, bytes);
   }
   return { ...pipeline.finish(), files: source.info() };
 }

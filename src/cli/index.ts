@@ -1,3 +1,4 @@
+import { VERSION } from '../version.js';
 import { Command, CommanderError } from 'commander';
 import { CliError } from './errors.js';
 import { registerStats } from './commands/stats.js';
@@ -29,4 +30,3 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const VERSION = '0.1.0';

@@ -1,3 +1,4 @@
+import { VERSION } from '../../version.js';
 import { Option, type Command } from 'commander';
 import { openCaptureSource } from '../../capture/file-source.js';
 import { loadNamesFile } from '../../correlate/naming.js';
@@ -9,6 +10,10 @@ import { analyze } from '../../pipeline.js';
 import { createAnalyzers, parsePortHints } from '../../protocols/index.js';
 import { ProtoMessageDecoder } from '../../protocols/grpc/proto-decoder.js';
 import { Counters } from '../../util/counters.js';
+import { createOtlpExporter, parseOtlpFormat, parseSpanKinds, parseSqlText } from '../../export/otlp/exporter.js';
+import { createZipkinExporter } from '../../export/zipkin/exporter.js';
+import { parseHeaderFlags, type BatchingSpanExporter } from '../../export/transport.js';
+import type { SpanRecord } from '../../correlate/types.js';
 import { CliError } from '../errors.js';
 import { openOutput, writeFileAtomic, type Output } from '../output.js';
 import { Progress } from '../progress.js';
@@ -25,6 +30,13 @@ export interface AnalysisFlags {
   linger: string;
   slowest: string;
   report: boolean;
+  otlp?: string;
+  otlpHeader?: string[];
+  otlpFormat?: string;
+  zipkin?: string;
+  spanKinds: string;
+  local?: string[];
+  sqlText: string;
 }
 
 /** The options `read` and `capture` share: outputs, naming, id headers, port hints. */
@@ -40,7 +52,14 @@ export function addAnalysisOptions(cmd: Command): Command {
     .option('--proto <file...>', '.proto files: decode the first gRPC request/response message of known methods')
     .option('--linger <seconds>', 'packet time an exchange waits for the request that caused it', '30')
     .option('--slowest <n>', 'slowest traces drawn in the report', '5')
-    .option('--no-report', 'do not print the terminal report');
+    .option('--no-report', 'do not print the terminal report')
+    .option('--otlp <url|file>', 'export spans as OTLP: http(s)://host:4318 (POST /v1/traces) or a file (.json/.jsonl: OTLP/JSON lines, else length-prefixed protobuf)')
+    .option('--otlp-header <K=V>', 'HTTP header for the OTLP endpoint, e.g. Authorization=Bearer... (repeatable)', collect)
+    .addOption(new Option('--otlp-format <format>', 'OTLP encoding (default: protobuf, json for .json/.jsonl files)').choices(['protobuf', 'json']))
+    .option('--zipkin <url|file>', 'export spans as Zipkin v2 JSON: http(s)://host:9411 (POST /api/v2/spans) or a file')
+    .option('--span-kinds <kinds>', 'which halves of each call to export: client,server', 'client,server')
+    .option('--local <ip...>', 'export only the halves whose side lives on these addresses (captures taken on one host)')
+    .addOption(new Option('--sql-text <mode>', 'SQL exported in db.query.text').choices(['normalized', 'full']).default('normalized'));
 }
 
 export function registerRead(program: Command): void {
@@ -53,7 +72,10 @@ export function registerRead(program: Command): void {
     const counters = new Counters();
     const session = await AnalysisSession.open(flags, counters);
     const progress = new Progress(paths);
-    const result = await analyze(openCaptureSource(paths, { counters }), session.pipelineOptions(), (n, b) => progress.update(n, b));
+    const result = await analyze(openCaptureSource(paths, { counters }), session.pipelineOptions(), (n, b) => {
+      progress.update(n, b);
+      return session.whenExportersReady();
+    });
     progress.done();
     const warnings = result.files.flatMap((f) => f.warnings.map((w) => `${f.name}: ${w}`));
     await session.finish(result.serviceMap, warnings);
@@ -69,6 +91,7 @@ export class AnalysisSession {
   private exchangeWriter: NdjsonExchangeWriter | null = null;
   private readonly byProtocol: Record<string, { exchanges: number; errors: number; incomplete: number }> = {};
   private traces = 0;
+  private readonly exporters: { name: string; exporter: BatchingSpanExporter<SpanRecord> }[] = [];
 
   private constructor(
     readonly flags: AnalysisFlags,
@@ -85,6 +108,40 @@ export class AnalysisSession {
       const out = (this.tracesOut = openOutput(flags.traces));
       this.tracesWriter = new TracesJsonWriter((text) => out.stream.write(text));
     }
+    this.openExporters();
+  }
+
+  private openExporters(): void {
+    const f = this.flags;
+    if (!f.otlp && !f.zipkin) return;
+    try {
+      const selection = {
+        spanKinds: parseSpanKinds(f.spanKinds),
+        localAddresses: new Set(f.local ?? []),
+        sqlText: parseSqlText(f.sqlText),
+        counters: this.counters,
+      };
+      if (f.otlp) {
+        this.exporters.push({
+          name: 'OTLP',
+          exporter: createOtlpExporter({
+            ...selection,
+            target: f.otlp,
+            format: f.otlpFormat ? parseOtlpFormat(f.otlpFormat) : undefined,
+            headers: parseHeaderFlags(f.otlpHeader ?? []),
+            scopeVersion: VERSION,
+          }),
+        });
+      }
+      if (f.zipkin) this.exporters.push({ name: 'Zipkin', exporter: createZipkinExporter({ ...selection, target: f.zipkin }) });
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+  }
+
+  /** Back-pressure: reading waits while an exporter's queue is full. */
+  async whenExportersReady(): Promise<void> {
+    for (const e of this.exporters) await e.exporter.whenReady();
   }
 
   static async open(flags: AnalysisFlags, counters: Counters): Promise<AnalysisSession> {
@@ -123,6 +180,7 @@ export class AnalysisSession {
         if (span.error) c.errors++;
         if (span.response === null) c.incomplete++;
         this.exchangeWriter?.write(span);
+        for (const e of this.exporters) e.exporter.add(span);
       },
       onTrace: (tree) => {
         this.traces++;
@@ -137,6 +195,20 @@ export class AnalysisSession {
     await this.exchangesOut?.close();
     await this.tracesOut?.close();
     if (this.flags.serviceMap) writeFileAtomic(this.flags.serviceMap, renderServiceMap(serviceMap, this.flags.serviceMapFormat));
+    let undelivered = 0;
+    for (const { name, exporter } of this.exporters) {
+      const summary = await exporter.shutdown();
+      if (summary.failedSpans > 0) {
+        undelivered += summary.failedSpans;
+        warnings.push(`${name}: ${summary.failedSpans} spans NOT delivered (${summary.exportedSpans} delivered): ${summary.errors.join('; ')}`);
+      } else if (this.flags.report) {
+        warnings.push(`${name}: ${summary.exportedSpans} spans delivered`);
+      }
+    }
+    if (undelivered > 0) {
+      process.stderr.write(`wirespan: ${undelivered} spans were not delivered to the exporters\n`);
+      process.exitCode = 1;
+    }
     if (!this.flags.report) return;
     const usesStdout = [this.flags.exchanges, this.flags.traces, this.flags.serviceMap].includes('-');
     const out = usesStdout ? process.stderr : process.stdout;
@@ -154,6 +226,7 @@ export class AnalysisSession {
     );
   }
 }
+
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

@@ -1,0 +1,148 @@
+// `wirespan read` as a user runs it: the real CLI on the shipped demo capture.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { createServer, type IncomingMessage } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { after, describe, it } from 'node:test';
+
+const DEMO = 'fixtures/demo-shop.pcap';
+const NAMES = 'fixtures/demo-shop.names.yaml';
+const run = (args: string[]): ReturnType<typeof spawnSync> =>
+  spawnSync(process.execPath, ['bin/wirespan.js', ...args], { encoding: 'utf8' });
+
+describe('wirespan read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wirespan-read-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints the report: protocols, the named service map and the slowest traces as trees', () => {
+    const r = run(['read', DEMO, '--names', NAMES]);
+    assert.equal(r.status, 0, String(r.stderr));
+    const out = String(r.stdout);
+    assert.match(out, /^ {2}http {6}160\b/m);
+    assert.match(out, /^ {2}grpc {6}46\b/m);
+    assert.match(out, /^ {2}loadgen +gateway +http +60 /m);
+    assert.match(out, /^ {2}orders +inventory +grpc +46 /m);
+    assert.match(out, /Slowest traces/);
+    assert.match(out, /orders → inventory {2}\/shop\.Inventory\/Reserve/);
+  });
+
+  it('writes exchanges, traces and every service-map format', () => {
+    const ex = join(dir, 'x.ndjson');
+    const tr = join(dir, 't.json');
+    const r = run(['read', DEMO, '--names', NAMES, '--exchanges', ex, '--traces', tr, '--service-map', join(dir, 'map.json'), '--no-report']);
+    assert.equal(r.status, 0, String(r.stderr));
+    assert.equal(String(r.stdout), '', '--no-report prints nothing');
+    const records = readFileSync(ex, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const traces = JSON.parse(readFileSync(tr, 'utf8'));
+    assert.equal(traces.schema, 'wirespan-traces/1');
+    const count = (n: { children: unknown[] }): number => 1 + n.children.reduce((s: number, c) => s + count(c as never), 0);
+    assert.equal(traces.traces.reduce((s: number, t: { root: never }) => s + count(t.root), 0), records.length, 'every span in one tree');
+    for (const rec of records) {
+      for (const key of ['protocol', 'client', 'server', 'startUs', 'endUs', 'request', 'response', 'requestId', 'traceId', 'spanId', 'parentSpanId', 'service', 'peerService', 'link', 'notes']) {
+        assert.ok(key in rec, `record has ${key}`);
+      }
+      assert.match(rec.traceId, /^[0-9a-f]{32}$/);
+      assert.match(rec.spanId, /^[0-9a-f]{16}$/);
+      assert.ok(!JSON.stringify(rec).toLowerCase().includes('"authorization"'), 'sensitive headers never written');
+    }
+    const map = JSON.parse(readFileSync(join(dir, 'map.json'), 'utf8'));
+    assert.deepEqual(Object.keys(map).sort(), ['edges', 'nodes', 'schema']);
+    assert.equal(map.nodes.find((n: { id: string }) => n.id === 'db').kind, 'database');
+    assert.equal(map.nodes.find((n: { id: string }) => n.id === 'loadgen').kind, 'client');
+
+    const shape = (format: string): string => {
+      const file = join(dir, `map.${format}`);
+      const res = run(['read', DEMO, '--names', NAMES, '--service-map', file, '--service-map-format', format, '--no-report']);
+      assert.equal(res.status, 0, String(res.stderr));
+      return readFileSync(file, 'utf8');
+    };
+    const jaeger = JSON.parse(shape('jaeger'));
+    assert.deepEqual(jaeger.find((d: { parent: string; child: string }) => d.parent === 'orders' && d.child === 'inventory'), { parent: 'orders', child: 'inventory', callCount: 46 });
+    const zipkin = JSON.parse(shape('zipkin'));
+    assert.equal(zipkin.find((d: { parent: string; child: string }) => d.parent === 'gateway' && d.child === 'orders').errorCount, 8);
+    const cy = JSON.parse(shape('cytoscape'));
+    assert.ok(cy.elements.nodes.length >= 6 && cy.elements.edges.length >= 6);
+    assert.match(shape('dot'), /^digraph wirespan \{[\s\S]*"orders" -> "inventory" \[label="grpc 46 calls/);
+    assert.match(shape('mermaid'), /^flowchart LR\n[\s\S]*-->\|"grpc 46 calls/);
+    if (spawnSync('sh', ['-c', 'command -v dot'], { stdio: 'ignore' }).status === 0) {
+      execFileSync('dot', ['-Tsvg', join(dir, 'map.dot')], { stdio: 'ignore' });
+    }
+  });
+
+  it('--exchanges - writes NDJSON to stdout and the report to stderr', () => {
+    const r = run(['read', DEMO, '--exchanges', '-']);
+    assert.equal(r.status, 0);
+    const lines = String(r.stdout).trim().split('\n');
+    assert.equal(lines.length, 160 + 46 + 97);
+    lines.forEach((l) => JSON.parse(l));
+    assert.match(String(r.stderr), /Service map/);
+  });
+
+  it('bad input: one line, exit 2', () => {
+    const text = join(dir, 'not-a-capture.txt');
+    writeFileSync(text, 'GET / HTTP/1.1\r\n\r\n');
+    for (const args of [['read', text], ['read', join(dir, 'missing.pcap')], ['read', DEMO, '--port', 'smtp=25'], ['read', DEMO, '--names', text]]) {
+      const r = run(args);
+      assert.equal(r.status, 2, `${args.join(' ')} → exit 2`);
+      assert.equal(String(r.stderr).trim().split('\n').length, 1, `one line: ${r.stderr}`);
+      assert.match(String(r.stderr), /^wirespan: /);
+    }
+    assert.match(String(run(['read', text]).stderr), /magic 0x47455420/);
+  });
+});
+
+describe('wirespan read --otlp', () => {
+  const execAsync = promisify(execFile);
+
+  async function receiver(answers: number[]): Promise<{ url: string; spans: () => number; close: () => void }> {
+    let calls = 0;
+    let spans = 0;
+    const server = createServer((req: IncomingMessage, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const status = answers[Math.min(calls++, answers.length - 1)]!;
+        if (status === 200) {
+          const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(Buffer.concat(chunks)) : Buffer.concat(chunks);
+          const doc = JSON.parse(body.toString('utf8'));
+          for (const rs of doc.resourceSpans) for (const ss of rs.scopeSpans) spans += ss.spans.length;
+        }
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, spans: () => spans, close: () => server.close() };
+  }
+
+  it('delivers every span exactly once through 503 answers', async () => {
+    const rx = await receiver([503, 503, 200]);
+    try {
+      await execAsync(process.execPath, ['bin/wirespan.js', 'read', DEMO, '--otlp', rx.url, '--otlp-format', 'json', '--no-report']);
+      assert.equal(rx.spans(), 2 * (160 + 46 + 97), 'a CLIENT and a SERVER span per exchange');
+    } finally {
+      rx.close();
+    }
+  });
+
+  it('a receiver that refuses reports the undelivered spans and exits non-zero', async () => {
+    const rx = await receiver([400]);
+    try {
+      const err = await execAsync(process.execPath, ['bin/wirespan.js', 'read', DEMO, '--otlp', rx.url]).then(
+        () => null,
+        (e: { code: number; stderr: string; stdout: string }) => e,
+      );
+      assert.ok(err, 'exit status is non-zero');
+      assert.equal(err.code, 1);
+      assert.match(err.stderr, /606 spans were not delivered/);
+      assert.match(err.stdout, /OTLP: 606 spans NOT delivered/);
+    } finally {
+      rx.close();
+    }
+  });
+});
