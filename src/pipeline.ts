@@ -180,6 +180,14 @@ export class Pipeline {
     }
   }
 
+  /**
+   * Live capture: no packet has come for a while and the clock (same epoch as packet times) reads
+   * `nowUs`; the correlator may decide what has lingered long enough, so output does not stall.
+   */
+  tick(nowUs: number): void {
+    if (nowUs > this.lastTs) this.correlator.advance(nowUs);
+  }
+
   /** End of input: flush connections, decide every pending exchange, emit the last traces. */
   finish(): AnalysisResult {
     this.decoder.flush();

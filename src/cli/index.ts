@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { CliError } from './errors.js';
 import { registerStats } from './commands/stats.js';
 import { registerRead } from './commands/read.js';
+import { registerCapture } from './commands/capture.js';
+import { registerInterfaces } from './commands/interfaces.js';
 
 /** Builds the program; every command registers itself from its own file. */
 export function buildProgram(): Command {
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerStats(program);
   registerRead(program);
+  registerCapture(program);
+  registerInterfaces(program);
   return program;
 }
 

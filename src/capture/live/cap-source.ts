@@ -2,7 +2,7 @@ import { LinkType } from '../linktypes.js';
 import type { CaptureFileInfo, CapturedPacket } from '../types.js';
 import { BatchQueue, wallClockUs } from './batch-queue.js';
 import { classifyCaptureError, LiveCaptureError } from './errors.js';
-import { readInterfaceRxDropped } from './interfaces.js';
+import { listInterfaces, readInterfaceRxDropped } from './interfaces.js';
 import { PcapFileWriter } from './pcap-writer.js';
 import type { LiveCaptureOptions, LiveCaptureStats, LivePacketSource } from './types.js';
 
@@ -79,6 +79,9 @@ export class CapCaptureSource implements LivePacketSource {
   }
 
   async start(): Promise<void> {
+    const known = this.opts.interface === 'any' || listInterfaces().some((i) => i.name === this.opts.interface);
+    // Checked first: cap prints libpcap's SIOCGIFADDR warning straight to stderr for a missing device.
+    if (!known) throw classifyCaptureError('No such device exists', this.opts.interface, null);
     const handle = new this.cap.Cap();
     const buffer = Buffer.alloc(CAP_SNAPLEN);
     let linkName: string;
