@@ -47,10 +47,11 @@ export class ProtocolDispatcher implements StreamFactory {
       flow,
       emit: this.opts.emit,
       counters: this.opts.counters,
-      switchProtocol: (name) => {
+      switchProtocol: (name, upgrade) => {
         const next = this.byName.get(name);
         if (!next) return null;
         this.opts.counters.add(`protocols.switched.${name}`);
+        if (upgrade !== undefined && next.openUpgraded) return next.openUpgraded(ctx, upgrade);
         return next.open(ctx);
       },
     };

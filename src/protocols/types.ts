@@ -142,9 +142,11 @@ export interface AnalyzerContext {
   /**
    * Hand the rest of the connection to another analyzer (HTTP/1.1 `Upgrade: h2c` → http2).
    * Returns the new handler, already opened on the same flow, or null if no such analyzer.
-   * The caller forwards the remaining bytes and events to it.
+   * The caller forwards the remaining bytes and events to it. `upgrade`, when given, describes what
+   * the switch carries over (for http2: the `H2cUpgradeRequest` that becomes stream 1); it is handed
+   * to the next analyzer's `openUpgraded`.
    */
-  switchProtocol(name: ProtocolName): StreamHandler | null;
+  switchProtocol(name: ProtocolName, upgrade?: unknown): StreamHandler | null;
 }
 
 /** One protocol: content detection and a per-connection handler. Stateless; options via its constructor. */
@@ -160,4 +162,9 @@ export interface ProtocolAnalyzer {
   /** True when `detect` said 'yes' for bytes that only a server would send in `dir` = client→server. */
   reversed?(first: Uint8Array, dir: Direction): boolean;
   open(ctx: AnalyzerContext): StreamHandler;
+  /**
+   * Like `open`, for a connection switched to this protocol by another analyzer that passed an
+   * `upgrade` payload to `switchProtocol` (its shape is agreed between the two analyzers).
+   */
+  openUpgraded?(ctx: AnalyzerContext, upgrade: unknown): StreamHandler;
 }

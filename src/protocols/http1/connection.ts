@@ -9,6 +9,7 @@ import {
 } from './direction-reader.js';
 import { summarizeHead, type HeaderLimits, type HeadSummary } from './headers.js';
 import { PendingExchange } from './pending-exchange.js';
+import type { H2cUpgradeRequest } from '../http2/connection.js';
 
 export interface Http1ConnectionOptions {
   headerLimits: HeaderLimits;
@@ -268,7 +269,8 @@ export class Http1Connection implements StreamHandler, ReaderSink {
   private switchProtocol(x: PendingExchange | null): void {
     const offer = this.responseUpgrade ?? x?.upgradeOffer ?? null;
     const toHttp2 = !x?.isConnect && offer !== null && offer.split(',').some((p) => p.trim() === 'h2c');
-    this.next = (toHttp2 ? this.ctx.switchProtocol('http2') : null) ?? 'tunnel';
+    const upgrade = toHttp2 && x ? h2cUpgradeOf(x) : undefined;
+    this.next = (toHttp2 ? this.ctx.switchProtocol('http2', upgrade) : null) ?? 'tunnel';
     this.holdFor = null;
     this.readers[0].divert();
     const held = this.held;
@@ -322,4 +324,24 @@ export class Http1Connection implements StreamHandler, ReaderSink {
     if (x.responseHeaders.capped) this.ctx.counters.add('http.headers-capped');
     this.ctx.emit(x.toExchange(this.ctx.flow));
   }
+}
+
+/** HTTP/1.1 fields that are about the connection, not the request (RFC 9113 §8.2.2), or become `:authority`. */
+const NOT_CARRIED_TO_HTTP2 = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
+
+/** The request a `101` to `Upgrade: h2c` answered: the http2 analyzer makes it stream 1 (RFC 7540 §3.2). */
+function h2cUpgradeOf(x: PendingExchange): H2cUpgradeRequest {
+  const fields = x.requestHeaders.fields;
+  return {
+    method: x.request.method,
+    path: x.request.path,
+    authority: x.request.host,
+    headers: fields.filter(([name]) => !NOT_CARRIED_TO_HTTP2.has(name)),
+    startUs: x.startUs,
+    requestEndUs: x.requestEndUs,
+    requestSeq: x.requestSeq,
+    bodyBytes: x.request.bodyBytes,
+    wireBytes: x.requestBytes,
+    http2Settings: fields.find(([name]) => name === 'http2-settings')?.[1] ?? null,
+  };
 }
