@@ -5,7 +5,8 @@ import type { TraceContextExtractor } from './context.js';
 import { spanIdFrom, traceIdFromRequestId } from './ids.js';
 import type { ServiceNamer } from './naming.js';
 import { isErrorExchange } from './outcome.js';
-import type { LinkRule, SpanNode, SpanRecord, TraceContext, TraceTree } from './types.js';
+import { ParentLinker, type LinkNode } from './linking.js';
+import type { SpanNode, SpanRecord, TraceTree } from './types.js';
 
 export interface CorrelatorOptions {
   counters: Counters;
@@ -23,49 +24,28 @@ export interface CorrelatorOptions {
   onTrace(tree: TraceTree): void;
 }
 
-/** An exchange waiting for its parent and for its trace to complete. */
-interface Node {
-  x: Exchange;
-  ctx: TraceContext;
-  /** End of the exchange, or of its request when no response was seen. */
-  end: number;
-  wireTraceId: string | null;
-  /** Trace id from the wire, else from the request id: what rule 1 compares. */
-  idTraceId: string | null;
-  spanId: string;
-  clientSpanId: string;
-  parent: Node | null;
-  children: Node[];
-  link: LinkRule | null;
-  decided: boolean;
-  emitted: boolean;
-}
-
 /**
  * Stitches exchanges into traces.
  *
- * Parent linking (each link records the rule that made it): a call made by service S (its client ip is
- * S's address) is a child of an exchange into S whose window contains it and that (1) carries the same
- * trace id, else (2) the same request id, else (3) by timing alone: among the exchanges into S in
- * flight, those whose request had been fully received and whose response had not started yet are
- * preferred; if several remain, the most recently started one is chosen and the choice counted as
- * `correlate.timing-ambiguous`.
+ * Parent linking (ParentLinker, docs/ids.md "Parent links"): a call made by service S (its client ip
+ * is S's address) is a child of an exchange into S whose window contains it and that carries the same
+ * trace id, else the same request id; a call without ids is linked by timing, the calls competing for
+ * the same possible parents being assigned together in arrival order.
  *
  * Exchanges are held in packet time: an exchange is decided `linger` after its end (its parent, which
- * ends later, has been reported by then), or at once when an id rule finds its parent. A trace is
- * emitted when its root is decided. Memory is bounded by what happens within the linger window.
+ * ends later, has been reported by then); calls competing with it for parents may be decided with it.
+ * A trace is emitted when its root's turn comes. Memory is bounded by what happens within the linger
+ * window.
  */
 export class Correlator {
   private readonly lingerUs: number;
-  private readonly toleranceUs: number;
-  private readonly pending = new MinHeap<Node>();
-  /** Exchanges into each server ip, in arrival order, still able to be parents. */
-  private readonly intoIp = new Map<string, Node[]>();
+  private readonly linker: ParentLinker;
+  private readonly pending = new MinHeap<LinkNode>();
   private watermark = -Infinity;
 
   constructor(private readonly opts: CorrelatorOptions) {
     this.lingerUs = opts.lingerUs ?? 30_000_000;
-    this.toleranceUs = opts.toleranceUs ?? 1000;
+    this.linker = new ParentLinker({ counters: opts.counters, toleranceUs: opts.toleranceUs ?? 1000 });
   }
 
   add(x: Exchange): void {
@@ -75,7 +55,7 @@ export class Correlator {
     const hostHint = 'host' in x.request ? x.request.host : 'authority' in x.request ? x.request.authority : null;
     this.opts.namer.observe(x.server, x.protocol, hostHint ?? null);
     const wireTraceId = ctx.traceId;
-    const node: Node = {
+    const node: LinkNode = {
       x,
       ctx,
       end: x.endUs ?? x.requestEndUs ?? x.startUs,
@@ -89,9 +69,7 @@ export class Correlator {
       decided: false,
       emitted: false,
     };
-    let list = this.intoIp.get(x.server.ip);
-    if (!list) this.intoIp.set(x.server.ip, (list = []));
-    list.push(node);
+    this.linker.add(node);
     this.pending.push(node.end, node);
     this.opts.counters.add(`correlate.exchanges.${x.protocol}`);
   }
@@ -106,84 +84,23 @@ export class Correlator {
   /** End of input: decide and emit everything. */
   finish(): void {
     this.drain(Infinity);
-    this.intoIp.clear();
+    this.linker.clear();
   }
 
   private drain(upTo: number): void {
-    while (this.pending.size > 0 && this.pending.peekKey()! <= upTo) {
-      const node = this.pending.pop()!;
-      if (!node.decided) this.decide(node);
-    }
-    this.forget(upTo - this.lingerUs);
+    const due: LinkNode[] = [];
+    while (this.pending.size > 0 && this.pending.peekKey()! <= upTo) due.push(this.pending.pop()!);
+    if (due.length === 0) return;
+    this.linker.decide(due);
+    for (const node of due) if (node.parent === null && !node.emitted) this.emitTree(node);
+    this.linker.forget(upTo - this.lingerUs);
   }
 
-  private decide(node: Node): void {
-    node.decided = true;
-    const found = this.findParent(node);
-    if (found) {
-      node.parent = found.parent;
-      node.link = found.rule;
-      found.parent.children.push(node);
-      this.opts.counters.add(`correlate.links.${found.rule}`);
-      return;
-    }
-    this.emitTree(node);
-  }
-
-  private findParent(node: Node): { parent: Node; rule: LinkRule } | null {
-    const candidates = (this.intoIp.get(node.x.client.ip) ?? []).filter((p) => p !== node && !p.emitted && this.contains(p, node));
-    if (candidates.length === 0) return null;
-    if (node.wireTraceId) {
-      const byTrace = candidates.filter((p) => p.idTraceId === node.wireTraceId);
-      if (byTrace.length > 0) return { parent: this.latest(byTrace, 'trace'), rule: 'traceparent' };
-    }
-    if (node.ctx.requestId) {
-      const byId = candidates.filter((p) => p.ctx.requestId === node.ctx.requestId);
-      if (byId.length > 0) return { parent: this.latest(byId, 'request-id'), rule: 'request-id' };
-    }
-    // A call that carries ids but matches no exchange in flight is not guessed onto another one;
-    // nor is connection setup/teardown (a pooled connection serves many requests).
-    if (node.idTraceId || isConnectionLifecycle(node.x)) return null;
-    const serving = candidates.filter((p) => this.whileServing(p, node));
-    return { parent: this.tightest(serving.length > 0 ? serving : candidates, node), rule: 'timing' };
-  }
-
-  /**
-   * Timing alone: the candidate whose handling fits the call most tightly (the least time between its
-   * request arriving and the call, plus between the call's end and its response). A service usually
-   * calls out right after reading a request and answers right after the call returns; a longer
-   * request that merely overlaps leaves more slack.
-   */
-  private tightest(pool: Node[], child: Node): Node {
-    if (pool.length > 1) this.opts.counters.add('correlate.timing-ambiguous');
-    const slack = (p: Node): number =>
-      Math.max(0, child.x.startUs - p.x.requestEndUs) + Math.max(0, (p.x.responseStartUs ?? p.end) - child.end);
-    return pool.reduce((best, p) => (slack(p) < slack(best) ? p : best));
-  }
-
-  /** Same ids on several exchanges in flight (retries, fan-out): the most recently started one. */
-  private latest(pool: Node[], rule: string): Node {
-    if (pool.length > 1) this.opts.counters.add(`correlate.${rule}-ambiguous`);
-    return pool.reduce((best, p) => (p.x.startUs > best.x.startUs ? p : best));
-  }
-
-  private contains(parent: Node, child: Node): boolean {
-    const tol = this.toleranceUs;
-    const parentEnd = parent.x.endUs ?? Infinity;
-    return parent.x.startUs - tol <= child.x.startUs && child.end <= parentEnd + tol;
-  }
-
-  /** The call happened after the parent's request was received and before its response began. */
-  private whileServing(parent: Node, child: Node): boolean {
-    const tol = this.toleranceUs;
-    const responseStart = parent.x.responseStartUs ?? Infinity;
-    return parent.x.requestEndUs - tol <= child.x.startUs && child.end <= responseStart + tol;
-  }
-
-  private emitTree(root: Node): void {
+  private emitTree(root: LinkNode): void {
     const rootTraceId = root.idTraceId ?? root.spanId.padStart(32, '0');
-    const build = (node: Node, inherited: string): SpanNode => {
+    const build = (node: LinkNode, inherited: string): SpanNode => {
       node.emitted = true;
+      this.linker.release(node);
       const traceId = node.idTraceId ?? inherited;
       node.children.sort((a, b) => a.x.startUs - b.x.startUs);
       return { span: this.toRecord(node, traceId), children: node.children.map((c) => build(c, traceId)) };
@@ -194,7 +111,7 @@ export class Correlator {
     this.opts.onTrace({ traceId: rootTraceId, startUs: root.x.startUs, endUs: root.x.endUs, spans, root: tree });
   }
 
-  private toRecord(node: Node, traceId: string): SpanRecord {
+  private toRecord(node: LinkNode, traceId: string): SpanRecord {
     const { x, ctx } = node;
     const namer = this.opts.namer;
     const notes = [...x.notes];
@@ -231,16 +148,6 @@ export class Correlator {
       notes,
     };
   }
-
-  /** Drop emitted exchanges that can no longer be anyone's parent. */
-  private forget(before: number): void {
-    for (const [ip, list] of this.intoIp) {
-      let keep = 0;
-      while (keep < list.length && list[keep]!.emitted && list[keep]!.end < before) keep++;
-      if (keep > 0) list.splice(0, keep);
-      if (list.length === 0) this.intoIp.delete(ip);
-    }
-  }
 }
 
 /**
@@ -251,11 +158,6 @@ export class Correlator {
 function wireSpanId(x: Exchange, kind: 'client' | 'server'): string {
   const position = x.streamId !== null ? `s${x.streamId}` : x.requestSeq !== null ? `q${x.requestSeq}` : `c${x.connectionId}i${x.index}`;
   return spanIdFrom([x.client.ip, x.client.port, x.server.ip, x.server.port, position, kind]);
-}
-
-/** MySQL login and quit belong to a pooled connection, not to the request that happened to be running. */
-function isConnectionLifecycle(x: Exchange): boolean {
-  return x.protocol === 'mysql' && ['LOGIN', 'QUIT'].includes((x.request as { command: string }).command);
 }
 
 function countSpans(node: SpanNode): number {

@@ -1,0 +1,401 @@
+import type { Counters } from '../util/counters.js';
+import type { Exchange, MysqlRequestInfo } from '../protocols/types.js';
+import { assignInArrivalOrder } from './linking-matching.js';
+import { CallPatterns, calleeOf, operationOf } from './linking-patterns.js';
+import type { LinkRule, TraceContext } from './types.js';
+
+/** An exchange held by the correlator: what parent linking reads and writes. */
+export interface LinkNode {
+  x: Exchange;
+  ctx: TraceContext;
+  /** End of the exchange, or of its request when no response was seen. */
+  end: number;
+  wireTraceId: string | null;
+  /** Trace id from the wire, else from the request id: what the id rules compare. */
+  idTraceId: string | null;
+  spanId: string;
+  clientSpanId: string;
+  parent: LinkNode | null;
+  children: LinkNode[];
+  link: LinkRule | null;
+  decided: boolean;
+  emitted: boolean;
+}
+
+export interface ParentLinkerOptions {
+  counters: Counters;
+  /** Slack when no exchange strictly contains a call (clock steps, merged files). */
+  toleranceUs: number;
+  /** Most calls decided together in one timing batch. Default 128. */
+  maxBatch?: number;
+  /** Most distinct operations remembered for call patterns. Default 4096. */
+  maxOperations?: number;
+}
+
+/** A call decided by timing: one exchange, or a prepared statement and the commands that continue it. */
+interface TimingCall {
+  head: LinkNode;
+  members: LinkNode[];
+  op: string;
+  callee: string;
+  /** Possible parents, earliest-arrived first, after the preferences; computed once per decision round. */
+  pool: LinkNode[] | null;
+  poolRound: number;
+  /** The learned patterns narrowed the pool. */
+  narrowed: boolean;
+  observed: boolean;
+}
+
+/** Share of the calls of one operation at which a parent operation must have been in flight to be preferred. */
+const CONSISTENT_PRESENCE = 0.95;
+
+/**
+ * Finds each exchange's parent (docs/ids.md, "Parent links"): by trace id, else request id, else by
+ * timing. Timing decisions are made in batches: the calls from one service to one callee that
+ * compete for the same possible parents are assigned together, one call per parent, in arrival order.
+ */
+export class ParentLinker {
+  private readonly maxBatch: number;
+  private readonly patterns: CallPatterns;
+  /** Exchanges into each ip, in the order they were added, still able to be parents. */
+  private readonly intoIp = new Map<string, LinkNode[]>();
+  /** Undecided timing calls per caller ip, by start. */
+  private readonly waiting = new Map<string, TimingCall[]>();
+  private readonly timingCall = new Map<LinkNode, TimingCall>();
+  /** Last MySQL exchange per connection, for statement continuity. */
+  private readonly lastOnConnection = new Map<number, LinkNode>();
+  private readonly operations = new Map<LinkNode, string>();
+  private round = 0;
+
+  constructor(private readonly opts: ParentLinkerOptions) {
+    this.maxBatch = opts.maxBatch ?? 128;
+    this.patterns = new CallPatterns({ counters: opts.counters, maxOperations: opts.maxOperations });
+  }
+
+  add(node: LinkNode): void {
+    let list = this.intoIp.get(node.x.server.ip);
+    if (!list) this.intoIp.set(node.x.server.ip, (list = []));
+    list.push(node);
+    const previous = node.x.protocol === 'mysql' ? this.lastOnConnection.get(node.x.connectionId) : undefined;
+    if (node.x.protocol === 'mysql') this.lastOnConnection.set(node.x.connectionId, node);
+    if (!this.needsTiming(node)) return;
+    const continued = previous ? this.timingCall.get(previous) : undefined;
+    if (previous && continued && continuesStatement(previous.x, node.x)) {
+      this.timingCall.set(node, continued);
+      if (!continued.head.decided) continued.members.push(node);
+      else this.inherit(continued, node);
+      return;
+    }
+    this.wait(node);
+  }
+
+  /** Decides the parent of every node in `due` (their parents have been added by now). */
+  decide(due: readonly LinkNode[]): void {
+    this.round++;
+    const timing: TimingCall[] = [];
+    for (const node of due) {
+      if (node.decided) continue;
+      const call = this.timingCall.get(node);
+      if (call) {
+        if (!call.head.decided) timing.push(call);
+        else this.inherit(call, node);
+        continue;
+      }
+      node.decided = true;
+      const found = this.byId(node);
+      if (found) this.attach(node, found.parent, found.rule);
+    }
+    const dueNodes = new Set(due);
+    for (const call of new Set(timing)) {
+      if (call.members.length === 0 || this.possibleParents(call).length > 0) continue;
+      // The statement was prepared outside any request (at connection setup): each piece alone.
+      for (const member of call.members) {
+        const own = this.wait(member);
+        if (dueNodes.has(member)) timing.push(own);
+      }
+      call.members = [];
+    }
+    const calls = [...new Set(timing)].sort(byStart);
+    for (const call of calls) this.observe(call);
+    for (const call of calls) if (!call.head.decided) this.decideBatch(this.batchAround(call), new Set(calls));
+  }
+
+  /** Drops what can no longer be anyone's parent or continue a statement. */
+  forget(before: number): void {
+    for (const [ip, list] of this.intoIp) {
+      let keep = 0;
+      while (keep < list.length && list[keep]!.emitted && list[keep]!.end < before) keep++;
+      if (keep > 0) list.splice(0, keep);
+      if (list.length === 0) this.intoIp.delete(ip);
+    }
+    for (const [ip, list] of this.waiting) {
+      let done = 0;
+      while (done < list.length && list[done]!.head.decided) done++;
+      if (done > 0) list.splice(0, done);
+      if (list.length === 0) this.waiting.delete(ip);
+    }
+  }
+
+  /** The node was emitted: it can no longer be a parent nor continue a statement. */
+  release(node: LinkNode): void {
+    this.timingCall.delete(node);
+    this.operations.delete(node);
+    if (this.lastOnConnection.get(node.x.connectionId) === node) this.lastOnConnection.delete(node.x.connectionId);
+  }
+
+  clear(): void {
+    this.intoIp.clear();
+    this.waiting.clear();
+    this.timingCall.clear();
+    this.lastOnConnection.clear();
+    this.operations.clear();
+  }
+
+  /** A call with no id on it (and not connection setup or teardown) can only be linked by timing. */
+  private needsTiming(node: LinkNode): boolean {
+    return node.idTraceId === null && node.ctx.requestId === null && !isConnectionLifecycle(node.x);
+  }
+
+  private byId(node: LinkNode): { parent: LinkNode; rule: LinkRule } | null {
+    if (isConnectionLifecycle(node.x)) return null;
+    const candidates = this.candidates(node, [node], node.x.startUs, node.end, true);
+    if (node.wireTraceId) {
+      const byTrace = candidates.filter((p) => p.idTraceId === node.wireTraceId);
+      if (byTrace.length > 0) return { parent: this.latest(byTrace, 'trace'), rule: 'traceparent' };
+    }
+    if (node.ctx.requestId) {
+      const byId = candidates.filter((p) => p.ctx.requestId === node.ctx.requestId);
+      if (byId.length > 0) return { parent: this.latest(byId, 'request-id'), rule: 'request-id' };
+    }
+    return null;
+  }
+
+  /** Same ids on several exchanges in flight (retries, fan-out): the most recently started one. */
+  private latest(pool: LinkNode[], rule: string): LinkNode {
+    if (pool.length > 1) this.opts.counters.add(`correlate.${rule}-ambiguous`);
+    return pool.reduce((best, p) => (p.x.startUs > best.x.startUs ? p : best));
+  }
+
+  /** Exchanges into the caller, not yet emitted, whose window contains [start, end]. */
+  private candidates(node: LinkNode, exclude: LinkNode[], start: number, end: number, tolerant: boolean): LinkNode[] {
+    const tol = tolerant ? this.opts.toleranceUs : 0;
+    return (this.intoIp.get(node.x.client.ip) ?? []).filter(
+      (p) => !p.emitted && !exclude.includes(p) && p.x.startUs - tol <= start && end <= (p.x.endUs ?? Infinity) + tol,
+    );
+  }
+
+  /**
+   * The possible parents of a timing call, earliest-arrived first: exchanges containing the whole call
+   * (strictly, else within the tolerance); those serving at the time (request received, response not
+   * started) when there are any.
+   */
+  private possibleParents(call: TimingCall): LinkNode[] {
+    const nodes = [call.head, ...call.members];
+    const start = call.head.x.startUs;
+    const end = Math.max(...nodes.map((n) => n.end));
+    let tol = 0;
+    let found = this.candidates(call.head, nodes, start, end, false);
+    if (found.length === 0) {
+      tol = this.opts.toleranceUs;
+      found = this.candidates(call.head, nodes, start, end, true);
+    }
+    const serving = found.filter((p) => p.x.requestEndUs - tol <= start && end <= (p.x.responseStartUs ?? Infinity) + tol);
+    return (serving.length > 0 ? serving : found).sort(byArrival);
+  }
+
+  /** Records which operations were in flight at this call, and learns from it when they all agree. */
+  private observe(call: TimingCall): void {
+    if (call.observed) return;
+    call.observed = true;
+    const ops = new Set(this.possibleParents(call).map((p) => this.op(p)));
+    if (ops.size === 0) return;
+    this.patterns.observe(call.op, ops);
+    if (ops.size === 1) this.patterns.learn([...ops][0]!, call.op, call.callee);
+  }
+
+  /**
+   * Narrows the possible parents by what has been learned: operations known to make this call, else
+   * operations not known to call this callee at all (before those known to call it for other
+   * things); then, among those, operations in flight at (nearly) every call of this kind so far.
+   */
+  private preferred(call: TimingCall): LinkNode[] {
+    const all = this.possibleParents(call);
+    const tiers = { makes: [] as LinkNode[], unknown: [] as LinkNode[], other: [] as LinkNode[] };
+    for (const p of all) tiers[this.patterns.tier(this.op(p), call.op, call.callee)].push(p);
+    const pool = tiers.makes.length > 0 ? tiers.makes : tiers.unknown.length > 0 ? tiers.unknown : tiers.other;
+    const consistent = pool.filter((p) => this.patterns.presenceShare(this.op(p), call.op) >= CONSISTENT_PRESENCE);
+    call.narrowed = pool.length < all.length || (consistent.length > 0 && consistent.length < pool.length);
+    return consistent.length > 0 ? consistent : pool;
+  }
+
+  private prepare(call: TimingCall): void {
+    if (call.poolRound === this.round) return;
+    this.observe(call);
+    call.pool = this.preferred(call);
+    call.poolRound = this.round;
+  }
+
+  /**
+   * The undecided calls from the same caller to the same callee that compete with `first` for its
+   * possible parents, transitively, by start (at most maxBatch).
+   */
+  private batchAround(first: TimingCall): TimingCall[] {
+    const waiting = this.waiting.get(first.head.x.client.ip) ?? [];
+    const batch = [first];
+    const inBatch = new Set(batch);
+    const parentsSeen = new Set<LinkNode>();
+    this.prepare(first);
+    for (let i = 0; i < batch.length && batch.length < this.maxBatch; i++) {
+      for (const parent of batch[i]!.pool!) {
+        if (parentsSeen.has(parent)) continue;
+        parentsSeen.add(parent);
+        const tol = this.opts.toleranceUs;
+        for (let w = lowerBound(waiting, parent.x.startUs - tol); w < waiting.length; w++) {
+          const other = waiting[w]!;
+          if (other.head.x.startUs > (parent.x.endUs ?? Infinity) + tol) break;
+          if (inBatch.has(other) || other.head.decided || other.callee !== first.callee) continue;
+          this.prepare(other);
+          if (!other.pool!.includes(parent)) continue;
+          batch.push(other);
+          inBatch.add(other);
+          if (batch.length >= this.maxBatch) break;
+        }
+        if (batch.length >= this.maxBatch) break;
+      }
+    }
+    return batch.sort(byStart);
+  }
+
+  /**
+   * One call per parent, in arrival order, among parents without a call to this callee yet. Calls due
+   * now that get none share a parent (the tightest fit); others wait for their own turn.
+   */
+  private decideBatch(batch: TimingCall[], due: Set<TimingCall>): void {
+    const parents: LinkNode[] = [];
+    const index = new Map<LinkNode, number>();
+    const options = batch.map((call) =>
+      call.pool!.filter((p) => !p.children.some((c) => calleeOf(c.x) === call.callee)).map((p) => {
+        let i = index.get(p);
+        if (i === undefined) index.set(p, (i = parents.push(p) - 1));
+        return i;
+      }),
+    );
+    const assigned = assignInArrivalOrder(options, parents.length);
+    batch.forEach((call, i) => {
+      const pool = call.pool!;
+      if (assigned[i]! >= 0) return this.commit(call, parents[assigned[i]!]!);
+      if (!due.has(call)) return;
+      if (pool.length === 0) return this.commit(call, null);
+      this.opts.counters.add('correlate.timing-shared');
+      this.commit(call, tightest(pool, call));
+    });
+  }
+
+  private commit(call: TimingCall, parent: LinkNode | null): void {
+    if (call.pool!.length > 1) this.opts.counters.add('correlate.timing-ambiguous');
+    if (call.narrowed) this.opts.counters.add('correlate.timing-by-pattern');
+    for (const node of [call.head, ...call.members]) {
+      node.decided = true;
+      if (parent) this.attach(node, parent, 'timing');
+    }
+    if (call.members.length > 0 && parent) this.opts.counters.add('correlate.timing-continued', call.members.length);
+  }
+
+  /** A command continuing a statement whose call is decided: the same parent when it contains it. */
+  private inherit(call: TimingCall, node: LinkNode): void {
+    node.decided = true;
+    const parent = call.head.parent;
+    if (parent && !parent.emitted && parent.x.startUs <= node.x.startUs && node.end <= (parent.x.endUs ?? Infinity) + this.opts.toleranceUs) {
+      this.attach(node, parent, 'timing');
+      this.opts.counters.add('correlate.timing-continued');
+    }
+  }
+
+  /** A new timing call headed by `node`, waiting for its turn. */
+  private wait(node: LinkNode): TimingCall {
+    const call: TimingCall = { head: node, members: [], op: this.op(node), callee: calleeOf(node.x), pool: null, poolRound: 0, narrowed: false, observed: false };
+    this.timingCall.set(node, call);
+    let waiting = this.waiting.get(node.x.client.ip);
+    if (!waiting) this.waiting.set(node.x.client.ip, (waiting = []));
+    waiting.splice(upperBound(waiting, node.x.startUs), 0, call);
+    return call;
+  }
+
+  private attach(node: LinkNode, parent: LinkNode, rule: LinkRule): void {
+    node.parent = parent;
+    node.link = rule;
+    parent.children.push(node);
+    this.opts.counters.add(`correlate.links.${rule}`);
+    if (rule !== 'timing') this.patterns.learn(this.op(parent), this.op(node), calleeOf(node.x));
+  }
+
+  private op(node: LinkNode): string {
+    let op = this.operations.get(node);
+    if (op === undefined) this.operations.set(node, (op = operationOf(node.x)));
+    return op;
+  }
+}
+
+/**
+ * Timing alone: the candidate whose handling fits the call most tightly (the least time between its
+ * request arriving and the call, plus between the call's end and its response).
+ */
+function tightest(pool: LinkNode[], call: TimingCall): LinkNode {
+  const end = Math.max(call.head.end, ...call.members.map((m) => m.end));
+  const slack = (p: LinkNode): number =>
+    Math.max(0, call.head.x.startUs - p.x.requestEndUs) + Math.max(0, (p.x.responseStartUs ?? p.end) - end);
+  return pool.reduce((best, p) => (slack(p) < slack(best) ? p : best));
+}
+
+/**
+ * A command that continues the statement of the previous command on the same connection belongs to
+ * the same operation: EXECUTE right after the PREPARE of its statement (or after its long data), and
+ * FETCH / RESET / CLOSE / SEND_LONG_DATA right after a command on the same statement.
+ */
+export function continuesStatement(previous: Exchange, next: Exchange): boolean {
+  if (previous.protocol !== 'mysql' || next.protocol !== 'mysql') return false;
+  if (previous.connectionId !== next.connectionId || next.index !== previous.index + 1) return false;
+  const a = previous.request as MysqlRequestInfo;
+  const b = next.request as MysqlRequestInfo;
+  if (b.statementId === null || a.statementId !== b.statementId) return false;
+  return STATEMENT_OPENERS.has(a.command) || STATEMENT_FOLLOWERS.has(b.command);
+}
+
+const STATEMENT_OPENERS = new Set(['STMT_PREPARE', 'STMT_SEND_LONG_DATA']);
+const STATEMENT_FOLLOWERS = new Set(['STMT_SEND_LONG_DATA', 'STMT_FETCH', 'STMT_RESET', 'STMT_CLOSE']);
+
+/** MySQL login and quit belong to a pooled connection, not to the request that happened to be running. */
+function isConnectionLifecycle(x: Exchange): boolean {
+  return x.protocol === 'mysql' && ['LOGIN', 'QUIT'].includes((x.request as MysqlRequestInfo).command);
+}
+
+/** Arrival order into a service: first request byte, then connection and position on it. */
+function byArrival(a: LinkNode, b: LinkNode): number {
+  return a.x.startUs - b.x.startUs || a.x.connectionId - b.x.connectionId || (a.x.streamId ?? a.x.index) - (b.x.streamId ?? b.x.index);
+}
+
+function byStart(a: TimingCall, b: TimingCall): number {
+  return byArrival(a.head, b.head);
+}
+
+function lowerBound(calls: TimingCall[], start: number): number {
+  let lo = 0;
+  let hi = calls.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (calls[mid]!.head.x.startUs < start) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function upperBound(calls: TimingCall[], start: number): number {
+  let lo = 0;
+  let hi = calls.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (calls[mid]!.head.x.startUs <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
