@@ -165,7 +165,8 @@ export class CapCaptureSource implements LivePacketSource {
   /** cap reuses one buffer for every packet: the bytes are copied before the callback returns. */
   private packet(buffer: Buffer, bytes: number): void {
     if (this.stopped) return;
-    const ts = wallClockUs();
+    // Whole µs: the pcap written with -w holds µs, and finer digits of a JS clock would be noise anyway.
+    const ts = Math.floor(wallClockUs());
     const data = Uint8Array.prototype.slice.call(buffer, 0, bytes);
     const packet: CapturedPacket = { ts, linkType: this.linkType, data, origLen: bytes, interfaceId: 0, sourceIndex: 0 };
     this.captured++;

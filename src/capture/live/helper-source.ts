@@ -96,9 +96,13 @@ export class HelperCaptureSource implements LivePacketSource {
     this.stopping = true;
     const child = this.child;
     child.stdout?.resume();
-    child.kill('SIGINT');
-    const force = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-    child.once('close', () => clearTimeout(force));
+    const signal = (): void => {
+      child.kill('SIGINT');
+      const force = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+      child.once('close', () => clearTimeout(force));
+    };
+    if (this.spec.stopDelayMs > 0) setTimeout(signal, this.spec.stopDelayMs);
+    else signal();
   }
 
   requestStats(): void {

@@ -16,6 +16,12 @@ export interface HelperSpec {
   /** Absolute path of the program. */
   readonly program: string;
   readonly timestamps: TimestampSource;
+  /**
+   * How long to keep capturing after a stop is asked for, so that packets still in the kernel ring
+   * reach the helper before it is signalled (dumpcap 4.0 has no immediate mode: the ring hands
+   * packets over in blocks retired by a 250 ms timeout, and SIGINT loses an unretired block).
+   */
+  readonly stopDelayMs: number;
   /** A signal that makes the running helper print its kernel counters, when it has one. */
   readonly statsSignal: NodeJS.Signals | null;
   /** Arguments for a capture writing pcap/pcapng to stdout. */
@@ -35,6 +41,7 @@ export function tcpdumpSpec(program: string): HelperSpec {
     backend: 'tcpdump',
     program,
     timestamps: 'kernel-ns',
+    stopDelayMs: 0,
     // Linux has no SIGINFO; tcpdump prints "N packets captured, N received by filter, N dropped by kernel" on SIGUSR1.
     statsSignal: 'SIGUSR1',
     captureArgs: (o) => [
@@ -70,6 +77,7 @@ export function dumpcapSpec(program: string): HelperSpec {
     program,
     // dumpcap writes pcapng with if_tsresol = 9 when libpcap gives nanosecond timestamps.
     timestamps: 'kernel-ns',
+    stopDelayMs: 600,
     statsSignal: null,
     captureArgs: (o) => [
       '-i', o.interface,
