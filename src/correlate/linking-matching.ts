@@ -37,6 +37,16 @@ export function assignInArrivalOrder(options: readonly (readonly number[])[], pa
     augment(i);
   }
 
+  /** Another later call without a parent can take the one call i left (the displaced one then stays without). */
+  const laterCallTakes = (i: number, displaced: number): boolean => {
+    for (let k = i + 1; k < n; k++) {
+      if (k === displaced || match[k]! >= 0) continue;
+      visited.fill(0);
+      if (augment(k)) return true;
+    }
+    return false;
+  };
+
   // Each call in turn takes the earliest parent it can while the later calls keep as many parents.
   for (let i = 0; i < n; i++) {
     fixed[i] = 1;
@@ -51,10 +61,10 @@ export function assignInArrivalOrder(options: readonly (readonly number[])[], pa
       if (holder < 0) break;
       match[holder] = -1;
       visited.fill(0);
-      visited[p] = 1;
       // The displaced call finds another parent (possibly the one i left); when i had none before,
       // the displaced call may stay without one: the count of matched calls is unchanged either way.
       if (augment(holder) || previous < 0) break;
+      if (laterCallTakes(i, holder)) break;
       owner[p] = holder;
       match[holder] = p;
       match[i] = previous;
