@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { Http1Analyzer } from '../src/protocols/http1/index.js';
+import type { H2cUpgradeRequest } from '../src/protocols/http2/connection.js';
 import { createAnalyzers } from '../src/protocols/index.js';
 import { ProtocolDispatcher } from '../src/protocols/registry.js';
-import type { Exchange, Http2RequestInfo, Http2ResponseInfo, HttpResponseInfo } from '../src/protocols/types.js';
+import type { AnalyzerContext, Exchange, Http2RequestInfo, Http2ResponseInfo, HttpResponseInfo } from '../src/protocols/types.js';
 import { Counters } from '../src/util/counters.js';
 import { analyzeFiles } from './lib/analyze-file.js';
 import { writePcap } from './lib/capture-writer.js';
@@ -140,6 +142,29 @@ describe('h2c upgrade through the dispatcher', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  test('HTTP/1 hands over the upgraded request: a POST with a body, its times, sizes and HTTP2-Settings', () => {
+    const body = 'name=x&n=12';
+    const request =
+      'POST /form HTTP/1.1\r\nHost: h:8000\r\nContent-Length: 11\r\nConnection: Upgrade, HTTP2-Settings\r\n' +
+      'Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nTraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n';
+    const switches: [string, unknown][] = [];
+    const flow = new FakeFlow({ client: CLIENT, server: SERVER });
+    flow.baseSeq[0] = 7000;
+    flow.baseSeq[1] = 9000;
+    const ctx: AnalyzerContext = { flow, counters: new Counters(), emit: () => undefined, switchProtocol: (name, upgrade) => (switches.push([name, upgrade]), null) };
+    const handler = new Http1Analyzer().open(ctx);
+    handler.data(0, bytesOf(request), 100, 0);
+    handler.data(0, bytesOf(body), 150, request.length);
+    handler.data(1, bytesOf(SWITCHING), 200, 0);
+    const expected: H2cUpgradeRequest = {
+      method: 'POST', path: '/form', authority: 'h:8000',
+      headers: [['content-length', '11'], ['traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01']],
+      startUs: 100, requestEndUs: 150, requestSeq: 7000, bodyBytes: body.length, wireBytes: request.length + body.length,
+      http2Settings: 'AAMAAABkAARAAAAAAAIAAAAA',
+    };
+    assert.deepEqual(switches, [['http2', expected]]);
   });
 
   test('without a payload (101 with no request seen) the dispatcher opens http2 plainly', () => {
