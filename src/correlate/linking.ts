@@ -1,5 +1,6 @@
 import type { Counters } from '../util/counters.js';
 import type { Exchange, MysqlRequestInfo } from '../protocols/types.js';
+import { IntervalIndex } from './linking-intervals.js';
 import { assignInArrivalOrder } from './linking-matching.js';
 import { CallPatterns, calleeOf, operationOf } from './linking-patterns.js';
 import type { LinkRule, TraceContext } from './types.js';
@@ -46,6 +47,13 @@ interface TimingCall {
   observed: boolean;
 }
 
+/** An exchange in the index of possible parents: its whole window. */
+interface Held {
+  start: number;
+  end: number;
+  node: LinkNode;
+}
+
 /** Share of the calls of one operation at which a parent operation must have been in flight to be preferred. */
 const CONSISTENT_PRESENCE = 0.95;
 
@@ -57,8 +65,8 @@ const CONSISTENT_PRESENCE = 0.95;
 export class ParentLinker {
   private readonly maxBatch: number;
   private readonly patterns: CallPatterns;
-  /** Exchanges into each ip, in the order they were added, still able to be parents. */
-  private readonly intoIp = new Map<string, LinkNode[]>();
+  /** Exchanges into each ip, still able to be parents. */
+  private readonly intoIp = new Map<string, IntervalIndex<Held>>();
   /** Undecided timing calls per caller ip, by start. */
   private readonly waiting = new Map<string, TimingCall[]>();
   private readonly timingCall = new Map<LinkNode, TimingCall>();
@@ -73,9 +81,9 @@ export class ParentLinker {
   }
 
   add(node: LinkNode): void {
-    let list = this.intoIp.get(node.x.server.ip);
-    if (!list) this.intoIp.set(node.x.server.ip, (list = []));
-    list.push(node);
+    let into = this.intoIp.get(node.x.server.ip);
+    if (!into) this.intoIp.set(node.x.server.ip, (into = new IntervalIndex<Held>()));
+    into.add({ start: node.x.startUs, end: node.x.endUs ?? Infinity, node });
     const previous = node.x.protocol === 'mysql' ? this.lastOnConnection.get(node.x.connectionId) : undefined;
     if (node.x.protocol === 'mysql') this.lastOnConnection.set(node.x.connectionId, node);
     if (!this.needsTiming(node)) return;
@@ -117,16 +125,15 @@ export class ParentLinker {
     }
     const calls = [...new Set(timing)].sort(byStart);
     for (const call of calls) this.observe(call);
-    for (const call of calls) if (!call.head.decided) this.decideBatch(this.batchAround(call), new Set(calls));
+    const dueCalls = new Set(calls);
+    for (const call of calls) if (!call.head.decided) this.decideBatch(this.batchAround(call), dueCalls);
   }
 
   /** Drops what can no longer be anyone's parent or continue a statement. */
   forget(before: number): void {
-    for (const [ip, list] of this.intoIp) {
-      let keep = 0;
-      while (keep < list.length && list[keep]!.emitted && list[keep]!.end < before) keep++;
-      if (keep > 0) list.splice(0, keep);
-      if (list.length === 0) this.intoIp.delete(ip);
+    for (const [ip, into] of this.intoIp) {
+      into.trim((held) => held.node.emitted && held.node.end < before);
+      if (into.size === 0) this.intoIp.delete(ip);
     }
     for (const [ip, list] of this.waiting) {
       let done = 0;
@@ -178,10 +185,13 @@ export class ParentLinker {
 
   /** Exchanges into the caller, not yet emitted, whose window contains [start, end]. */
   private candidates(node: LinkNode, exclude: LinkNode[], start: number, end: number, tolerant: boolean): LinkNode[] {
-    const tol = tolerant ? this.opts.toleranceUs : 0;
-    return (this.intoIp.get(node.x.client.ip) ?? []).filter(
-      (p) => !p.emitted && !exclude.includes(p) && p.x.startUs - tol <= start && end <= (p.x.endUs ?? Infinity) + tol,
-    );
+    const into = this.intoIp.get(node.x.client.ip);
+    if (!into) return [];
+    const found: LinkNode[] = [];
+    for (const held of into.containing(start, end, tolerant ? this.opts.toleranceUs : 0)) {
+      if (!held.node.emitted && !exclude.includes(held.node)) found.push(held.node);
+    }
+    return found;
   }
 
   /**
