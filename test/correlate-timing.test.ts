@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { TraceContextExtractor } from '../src/correlate/context.js';
 import { Correlator } from '../src/correlate/correlator.js';
+import { IntervalIndex, type Interval } from '../src/correlate/linking-intervals.js';
 import { assignInArrivalOrder } from '../src/correlate/linking-matching.js';
 import { ServiceNamer } from '../src/correlate/naming.js';
 import type { SpanNode, SpanRecord } from '../src/correlate/types.js';
@@ -379,6 +380,35 @@ describe('assignInArrivalOrder', () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('IntervalIndex', () => {
+  it('finds exactly the windows containing a window, whatever their durations (brute force)', () => {
+    const window = fc.record({
+      start: fc.integer({ min: 0, max: 1_000_000 }),
+      length: fc.oneof(fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 2_000_000 }), fc.constant(Infinity)),
+    }).map(({ start, length }): Interval => ({ start, end: start + length }));
+    fc.assert(
+      fc.property(fc.array(window, { maxLength: 60 }), window, fc.integer({ min: 0, max: 1000 }), (held, query, tol) => {
+        const index = new IntervalIndex<Interval>();
+        for (const w of held) index.add(w);
+        const key = (w: Interval): string => `${w.start}-${w.end}`;
+        const got = index.containing(query.start, query.end, tol).map(key).sort();
+        const expected = held.filter((w) => w.start <= query.start + tol && query.end - tol <= w.end).map(key).sort();
+        assert.deepEqual(got, expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('trims only from the earliest-started of each duration class', () => {
+    const index = new IntervalIndex<Interval>();
+    // one duration class (8-15 µs): C may go, but stays behind B, which may not
+    for (const w of [{ start: 4, end: 13 }, { start: 0, end: 10 }, { start: 2, end: 14 }]) index.add(w);
+    index.trim((w) => w.end < 13.5);
+    assert.equal(index.size, 2);
+    assert.deepEqual(index.containing(4, 13, 0), [{ start: 4, end: 13 }, { start: 2, end: 14 }]);
   });
 });
 

@@ -39,9 +39,11 @@ interface TimingCall {
   members: LinkNode[];
   op: string;
   callee: string;
-  /** Possible parents, earliest-arrived first, after the preferences; computed once per decision round. */
+  /** Possible parents, earliest-arrived first, as found in decision round `round`. */
+  parents: LinkNode[];
+  round: number;
+  /** The same after the learned preferences (null until ranked in this round). */
   pool: LinkNode[] | null;
-  poolRound: number;
   /** The learned patterns narrowed the pool. */
   narrowed: boolean;
   observed: boolean;
@@ -124,7 +126,8 @@ export class ParentLinker {
       call.members = [];
     }
     const calls = [...new Set(timing)].sort(byStart);
-    for (const call of calls) this.observe(call);
+    // Every call due is observed before any is ranked: what was in flight at each informs them all.
+    for (const call of calls) this.prepare(call);
     const dueCalls = new Set(calls);
     for (const call of calls) if (!call.head.decided) this.decideBatch(this.batchAround(call), dueCalls);
   }
@@ -214,10 +217,10 @@ export class ParentLinker {
   }
 
   /** Records which operations were in flight at this call, and learns from it when they all agree. */
-  private observe(call: TimingCall): void {
+  private observe(call: TimingCall, parents: LinkNode[]): void {
     if (call.observed) return;
     call.observed = true;
-    const ops = new Set(this.possibleParents(call).map((p) => this.op(p)));
+    const ops = new Set(parents.map((p) => this.op(p)));
     if (ops.size === 0) return;
     this.patterns.observe(call.op, ops);
     if (ops.size === 1) this.patterns.learn([...ops][0]!, call.op, call.callee);
@@ -228,8 +231,7 @@ export class ParentLinker {
    * operations not known to call this callee at all (before those known to call it for other
    * things); then, among those, operations in flight at (nearly) every call of this kind so far.
    */
-  private preferred(call: TimingCall): LinkNode[] {
-    const all = this.possibleParents(call);
+  private preferred(call: TimingCall, all: LinkNode[]): LinkNode[] {
     const tiers = { makes: [] as LinkNode[], unknown: [] as LinkNode[], other: [] as LinkNode[] };
     for (const p of all) tiers[this.patterns.tier(this.op(p), call.op, call.callee)].push(p);
     const pool = tiers.makes.length > 0 ? tiers.makes : tiers.unknown.length > 0 ? tiers.unknown : tiers.other;
@@ -238,11 +240,18 @@ export class ParentLinker {
     return consistent.length > 0 ? consistent : pool;
   }
 
+  /** Finds the call's possible parents once per round, and observes them. */
   private prepare(call: TimingCall): void {
-    if (call.poolRound === this.round) return;
-    this.observe(call);
-    call.pool = this.preferred(call);
-    call.poolRound = this.round;
+    if (call.round === this.round) return;
+    call.round = this.round;
+    call.parents = this.possibleParents(call);
+    call.pool = null;
+    this.observe(call, call.parents);
+  }
+
+  private rank(call: TimingCall): LinkNode[] {
+    this.prepare(call);
+    return (call.pool ??= this.preferred(call, call.parents));
   }
 
   /**
@@ -254,7 +263,7 @@ export class ParentLinker {
     const batch = [first];
     const inBatch = new Set(batch);
     const parentsSeen = new Set<LinkNode>();
-    this.prepare(first);
+    this.rank(first);
     for (let i = 0; i < batch.length && batch.length < this.maxBatch; i++) {
       for (const parent of batch[i]!.pool!) {
         if (parentsSeen.has(parent)) continue;
@@ -264,8 +273,7 @@ export class ParentLinker {
           const other = waiting[w]!;
           if (other.head.x.startUs > (parent.x.endUs ?? Infinity) + tol) break;
           if (inBatch.has(other) || other.head.decided || other.callee !== first.callee) continue;
-          this.prepare(other);
-          if (!other.pool!.includes(parent)) continue;
+          if (!this.rank(other).includes(parent)) continue;
           batch.push(other);
           inBatch.add(other);
           if (batch.length >= this.maxBatch) break;
@@ -323,7 +331,7 @@ export class ParentLinker {
 
   /** A new timing call headed by `node`, waiting for its turn. */
   private wait(node: LinkNode): TimingCall {
-    const call: TimingCall = { head: node, members: [], op: this.op(node), callee: calleeOf(node.x), pool: null, poolRound: 0, narrowed: false, observed: false };
+    const call: TimingCall = { head: node, members: [], op: this.op(node), callee: calleeOf(node.x), parents: [], round: 0, pool: null, narrowed: false, observed: false };
     this.timingCall.set(node, call);
     let waiting = this.waiting.get(node.x.client.ip);
     if (!waiting) this.waiting.set(node.x.client.ip, (waiting = []));
