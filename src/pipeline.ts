@@ -115,6 +115,7 @@ export class Pipeline {
     gapBytes: { client: 0, server: 0 },
     endings: {},
   };
+  private readonly linkTypeCounts = new Map<number, number>();
   private lastAdvance = -Infinity;
   private lastTs = 0;
 
@@ -161,11 +162,11 @@ export class Pipeline {
     t.bytes += p.data.length;
     if (t.firstPacketUs === null || p.ts < t.firstPacketUs) t.firstPacketUs = p.ts;
     if (t.lastPacketUs === null || p.ts > t.lastPacketUs) t.lastPacketUs = p.ts;
-    bump(t.linkTypes, linkTypeName(p.linkType));
+    this.linkTypeCounts.set(p.linkType, (this.linkTypeCounts.get(p.linkType) ?? 0) + 1);
     const d = this.decoder.decode(p);
     if (!d.ok) {
       if (d.failure !== 'ip-fragment-pending') bump(t.malformed, d.failure ?? 'unknown');
-      else bump(t.network, 'ipv4-fragments-held');
+      else bump(t.network, 'fragments-held');
       return;
     }
     if (d.truncated) t.truncatedPackets++;
@@ -193,6 +194,7 @@ export class Pipeline {
     this.decoder.flush();
     this.assembler.finish(this.lastTs);
     this.correlator.finish();
+    for (const [dlt, n] of this.linkTypeCounts) this.totals.linkTypes[linkTypeName(dlt)] = n;
     return {
       totals: this.totals,
       tcp: this.tcp,

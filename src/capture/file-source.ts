@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Counters } from '../util/counters.js';
@@ -81,10 +81,7 @@ class CaptureFileReader {
 
   async *batches(): AsyncGenerator<CapturedPacket[]> {
     const chunkSize = this.opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    const raw =
-      this.path === '-'
-        ? (this.opts.stdin ?? process.stdin)
-        : createReadStream(this.path, { highWaterMark: chunkSize });
+    const raw: AsyncIterable<Uint8Array> = this.path === '-' ? (this.opts.stdin ?? process.stdin) : readAhead(this.path, chunkSize);
     const { chunks, gzip } = await decompressIfGzip(raw, chunkSize);
     this.parser = this.newParser(gzip);
     try {
@@ -124,11 +121,32 @@ function isZlibError(error: unknown): error is Error & { code: string } {
 }
 
 /**
+ * Reads a file in fresh chunks, asking for the next one before handing out the current one, so the
+ * disk (or page cache) copy overlaps with parsing. Chunks are never reused: packets stay views.
+ */
+async function* readAhead(path: string, chunkSize: number): AsyncGenerator<Uint8Array> {
+  const file = await open(path, 'r');
+  const next = (): Promise<{ bytesRead: number; buffer: Buffer }> => file.read(Buffer.allocUnsafe(chunkSize), 0, chunkSize, null);
+  let pending = next();
+  try {
+    for (;;) {
+      const { bytesRead, buffer } = await pending;
+      if (bytesRead === 0) return;
+      pending = next();
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await pending.catch(() => undefined); // a consumer that stops early leaves one read in flight
+    await file.close();
+  }
+}
+
+/**
  * Looks at the first two bytes; gzip (1f 8b) goes through a streaming gunzip, anything else is
  * passed on untouched. The bytes read to decide are replayed, not lost.
  */
 async function decompressIfGzip(
-  input: Readable,
+  input: AsyncIterable<Uint8Array>,
   chunkSize: number,
 ): Promise<{ chunks: AsyncIterable<Uint8Array>; gzip: boolean }> {
   const iterator: AsyncIterator<Uint8Array> = input[Symbol.asyncIterator]();
