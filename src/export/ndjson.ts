@@ -1,14 +1,38 @@
 import type { Writable } from 'node:stream';
 import type { SpanRecord } from '../correlate/types.js';
 
-/**
- * Writes one exchange record per line (docs/exchange-record.md). Lines are written as they come so
- * that a live capture's file can be tailed; the stream's own buffering applies.
- */
+export interface NdjsonWriterOptions {
+  /** Write every line at once (live capture, `tail -f`); otherwise lines are written in ~64 KiB blocks. */
+  lineBuffered?: boolean;
+}
+
+const BLOCK_CHARS = 64 * 1024;
+
+/** Writes one exchange record per line (docs/formats.md). Call `flush()` before closing the stream. */
 export class NdjsonExchangeWriter {
-  constructor(private readonly out: Writable) {}
+  private pending: string[] = [];
+  private pendingChars = 0;
+
+  constructor(
+    private readonly out: Writable,
+    private readonly opts: NdjsonWriterOptions = {},
+  ) {}
 
   write(span: SpanRecord): void {
-    this.out.write(JSON.stringify(span) + '\n');
+    const line = JSON.stringify(span) + '\n';
+    if (this.opts.lineBuffered) {
+      this.out.write(line);
+      return;
+    }
+    this.pending.push(line);
+    this.pendingChars += line.length;
+    if (this.pendingChars >= BLOCK_CHARS) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    this.out.write(this.pending.join(''));
+    this.pending = [];
+    this.pendingChars = 0;
   }
 }

@@ -98,11 +98,12 @@ export class AnalysisSession {
     readonly counters: Counters,
     private readonly names: Record<string, string>,
     private readonly protoDecoder: ProtoMessageDecoder | undefined,
+    live: boolean,
   ) {
     this.slowest = new SlowestTraces(positiveInt(flags.slowest, '--slowest', true));
     if (flags.exchanges) {
       this.exchangesOut = openOutput(flags.exchanges);
-      this.exchangeWriter = new NdjsonExchangeWriter(this.exchangesOut.stream);
+      this.exchangeWriter = new NdjsonExchangeWriter(this.exchangesOut.stream, { lineBuffered: live });
     }
     if (flags.traces) {
       const out = (this.tracesOut = openOutput(flags.traces));
@@ -144,7 +145,8 @@ export class AnalysisSession {
     for (const e of this.exporters) await e.exporter.whenReady();
   }
 
-  static async open(flags: AnalysisFlags, counters: Counters): Promise<AnalysisSession> {
+  /** `live`: write each exchange line as it comes (a live capture's file can be tailed). */
+  static async open(flags: AnalysisFlags, counters: Counters, { live = false } = {}): Promise<AnalysisSession> {
     const names = flags.names ? loadNamesFile(flags.names) : {};
     let decoder: ProtoMessageDecoder | undefined;
     if (flags.proto && flags.proto.length > 0) {
@@ -154,7 +156,7 @@ export class AnalysisSession {
         throw new CliError(`cannot load --proto files: ${(err as Error).message}`);
       }
     }
-    return new AnalysisSession(flags, counters, names, decoder);
+    return new AnalysisSession(flags, counters, names, decoder, live);
   }
 
   pipelineOptions(): Parameters<typeof analyze>[1] {
@@ -192,6 +194,7 @@ export class AnalysisSession {
 
   async finish(serviceMap: Parameters<typeof renderServiceMap>[0], warnings: string[]): Promise<void> {
     this.tracesWriter?.close();
+    this.exchangeWriter?.flush();
     await this.exchangesOut?.close();
     await this.tracesOut?.close();
     if (this.flags.serviceMap) writeFileAtomic(this.flags.serviceMap, renderServiceMap(serviceMap, this.flags.serviceMapFormat));
