@@ -23,6 +23,12 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const WIRESPAN = join(ROOT, 'bin/wirespan.js');
 const NS = `wirespan-bench-${process.pid}`;
 const PORT = 18_181;
+/**
+ * The server listens on 127.0.0.2 while clients connect from 127.0.0.1: on one address, every
+ * exchange would be a timing-rule parent candidate of every other (client ip = server ip), which
+ * measures the correlator's candidate search rather than capture.
+ */
+const SERVER_IP = '127.0.0.2';
 const TARGET_PPS = 250_000;
 
 if (process.getuid?.() !== 0) {
@@ -40,7 +46,7 @@ const SERVER = `
 const http = require('node:http');
 const body = Buffer.from('ok');
 http.createServer((req, res) => { res.setHeader('content-length', body.length); res.end(body); })
-  .listen(${PORT}, '127.0.0.1', () => console.log('listening'));
+  .listen(${PORT}, '${SERVER_IP}', () => console.log('listening'));
 `;
 
 /** Fallback load generator: many keep-alive sockets, each sending requests back to back. */
@@ -50,7 +56,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: ${CONNECTIONS} });
 const until = Date.now() + ${DURATION_S * 1000};
 let done = 0, n = 0;
 const one = () => new Promise((resolve) => {
-  const req = http.request({ host: '127.0.0.1', port: ${PORT}, path: '/b', agent, headers: { 'X-Request-ID': 'b-' + n++ } }, (res) => { res.resume(); res.on('end', resolve); });
+  const req = http.request({ host: '${SERVER_IP}', port: ${PORT}, path: '/b', agent, headers: { 'X-Request-ID': 'b-' + n++ } }, (res) => { res.resume(); res.on('end', resolve); });
   req.on('error', resolve); req.end();
 });
 const loop = async () => { while (Date.now() < until) { await one(); done++; } };
@@ -142,7 +148,7 @@ async function timestampErrors(capPath, kernelPath) {
 }
 
 function chooseLoadGenerator() {
-  const url = `http://127.0.0.1:${PORT}/b`;
+  const url = `http://${SERVER_IP}:${PORT}/b`;
   // No shared X-Request-ID: one id on every request makes every exchange one trace (see docs/live-capture.md).
   const wrk = { name: `wrk, ${CONNECTIONS} connections`, command: ['wrk', '-t2', `-c${CONNECTIONS}`, `-d${DURATION_S}s`, url] };
   if (spawnSync('sh', ['-c', 'command -v wrk']).status === 0) return wrk;
