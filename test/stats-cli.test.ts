@@ -204,12 +204,12 @@ describe('stats CLI behaviour', { concurrency: 4 }, () => {
     assert.deepEqual(
       rows.map((r) => [r[0], r[1], r[2], r[5], r[6], r[7], r[8]]),
       [
-        ['1', '10.0.0.1:40000', '10.0.0.2:80', '4/3', '18/27', '0', 'fin/fin'],
-        ['2', '10.0.0.1:40001', '10.0.0.2:80', '4/3', '18/27', '0', 'fin/fin'],
+        ['1', '10.0.0.1:40000', '10.0.0.2:80', '5/3', '18/27', '0', 'fin/fin'],
+        ['2', '10.0.0.1:40001', '10.0.0.2:80', '5/3', '18/27', '0', 'fin/fin'],
       ],
     );
     assert.match(rows[0]![3]!, /^2023-11-14T22:13:20\.000000Z$/);
-    assert.equal(rows[0]![4], '0.000060');
+    assert.equal(rows[0]![4], '0.000070', 'first SYN to the final ACK');
   });
 
   it('--json has the documented stable fields', async () => {

@@ -29,8 +29,11 @@
  *   waits behind a hole, the hole becomes a gap and the direction ends 'fin'. RST (sequence number
  *   not validated) ends both open directions 'rst'. Both directions ended → close, forget the flow.
  * - After a FIN/RST teardown the 4-tuple is remembered for `closedLingerUs` (60 s of packet time,
- *   at most `maxRecentlyClosed` keys): non-SYN packets on it count `tcp.late-after-close` (payload in
- *   `tcp.late-after-close-bytes`) instead of opening a phantom connection. Any SYN that is not a
+ *   at most `maxRecentlyClosed` keys): non-SYN packets on it (the final ACK) are counted to that
+ *   connection's packets and last time, and in `tcp.late-after-close` (payload, never delivered, in
+ *   `tcp.late-after-close-bytes`), instead of opening a phantom connection. `onFlowClosed` reports a
+ *   torn-down flow when it leaves that memory (expiry, a new connection on the 4-tuple, finish()), so
+ *   its totals are final; the handler's close() is not delayed. Any SYN that is not a
  *   retransmission (same ISN) or the expected SYN-ACK starts a new connection with a new id; an
  *   open flow it supersedes is flushed, its open directions end 'idle' (`tcp.superseded-by-syn`).
  * - Idle: a flow without packets for `idleTimeoutUs` of packet time is flushed and ends 'idle'; its
@@ -75,7 +78,8 @@ const SWEEP_EVERY_US = SECOND_US;
 export class TcpAssembler {
   private readonly flows = new FlowTable<TcpFlow>();
   /** Torn-down 4-tuples (as text) → close time; insertion order is close order. */
-  private readonly recentlyClosed = new Map<string, number>();
+  /** Torn-down flows by 4-tuple, kept for late packets (the final ACK); reported when they leave. */
+  private readonly recentlyClosed = new Map<string, { closedAt: number; flow: TcpFlow }>();
   /** Flows holding out-of-order bytes, in the order they started buffering. */
   private readonly flowsWithBuffers = new Set<TcpFlow>();
   private readonly ctx: FlowContext;
@@ -127,6 +131,7 @@ export class TcpAssembler {
         ? { low: s.src, high: s.dst, ports: s.srcPort * 65536 + s.dstPort }
         : { low: s.dst, high: s.src, ports: s.dstPort * 65536 + s.srcPort };
       if (!syn && this.isLateAfterClose(key, s, ts)) return;
+      if (this.recentlyClosed.size > 0) this.forgetClosed(flowKeyText(key));
       flow = this.openFlow(key, s, ts);
     }
     flow.segment(s, flow.directionOf(s), ts);
@@ -143,7 +148,7 @@ export class TcpAssembler {
   /** End of capture: deliver what is buffered (gaps first), end open directions 'eof', close all. */
   finish(ts: number): void {
     for (const flow of this.flows.values()) flow.terminate('eof', ts);
-    this.recentlyClosed.clear();
+    for (const key of [...this.recentlyClosed.keys()]) this.forgetClosed(key);
   }
 
   stats(): AssemblerStats {
@@ -154,6 +159,7 @@ export class TcpAssembler {
       payloadBytes: [closed.payloadBytes[0], closed.payloadBytes[1]],
     };
     for (const flow of this.flows.values()) addFlow(out, flow);
+    for (const { flow } of this.recentlyClosed.values()) addFlow(out, flow);
     out.connections = this.nextId - 1;
     out.openFlows = this.flows.size;
     out.bufferedBytes = this.bufferedTotal;
@@ -173,8 +179,9 @@ export class TcpAssembler {
 
   private isLateAfterClose(key: FlowKey, s: TcpSegment, ts: number): boolean {
     if (this.recentlyClosed.size === 0) return false;
-    const closedAt = this.recentlyClosed.get(flowKeyText(key));
-    if (closedAt === undefined || ts - closedAt > this.closedLingerUs) return false;
+    const closed = this.recentlyClosed.get(flowKeyText(key));
+    if (closed === undefined || ts - closed.closedAt > this.closedLingerUs) return false;
+    closed.flow.lateSegment(s, ts);
     this.opts.counters.add('tcp.late-after-close');
     if (s.payload.length > 0) this.opts.counters.add('tcp.late-after-close-bytes', s.payload.length);
     return true;
@@ -182,9 +189,9 @@ export class TcpAssembler {
 
   private sweep(now: number): void {
     this.flushOlderThan(now - this.idleTimeoutUs);
-    for (const [key, closedAt] of this.recentlyClosed) {
+    for (const [key, { closedAt }] of this.recentlyClosed) {
       if (now - closedAt <= this.closedLingerUs) break;
-      this.recentlyClosed.delete(key);
+      this.forgetClosed(key);
     }
   }
 
@@ -207,16 +214,26 @@ export class TcpAssembler {
     const key = flow.key;
     if (this.flows.get(key.low, key.high, key.ports) === flow) this.flows.delete(key);
     this.flowsWithBuffers.delete(flow);
-    addFlow(this.closedTotals, flow);
-    if (tornDown) {
-      const text = flowKeyText(key);
-      this.recentlyClosed.delete(text);
-      this.recentlyClosed.set(text, flow.lastTs);
-      if (this.recentlyClosed.size > this.maxRecentlyClosed) {
-        const oldest = this.recentlyClosed.keys().next();
-        if (!oldest.done) this.recentlyClosed.delete(oldest.value);
-      }
+    if (!tornDown) return this.report(flow);
+    const text = flowKeyText(key);
+    this.forgetClosed(text);
+    this.recentlyClosed.set(text, { closedAt: flow.lastTs, flow });
+    if (this.recentlyClosed.size > this.maxRecentlyClosed) {
+      const oldest = this.recentlyClosed.keys().next();
+      if (!oldest.done) this.forgetClosed(oldest.value);
     }
+  }
+
+  /** A torn-down flow can take no more late packets: its totals are final. */
+  private forgetClosed(key: string): void {
+    const closed = this.recentlyClosed.get(key);
+    if (!closed) return;
+    this.recentlyClosed.delete(key);
+    this.report(closed.flow);
+  }
+
+  private report(flow: TcpFlow): void {
+    addFlow(this.closedTotals, flow);
     this.opts.onFlowClosed?.(flow);
   }
 }

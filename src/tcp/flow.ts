@@ -110,6 +110,12 @@ export class TcpFlow implements Flow, HalfStreamSink {
     return own.base !== null || peer.base !== null;
   }
 
+  /** A packet after teardown (the final ACK, a retransmitted FIN): counted, never delivered. */
+  lateSegment(s: TcpSegment, ts: number): void {
+    this.halves[this.directionOf(s)].stats.packets++;
+    if (ts > this.latestTs) this.latestTs = ts;
+  }
+
   segment(s: TcpSegment, dir: Direction, ts: number): void {
     const flags = s.flags;
     if (ts > this.latestTs) this.latestTs = ts;
