@@ -66,7 +66,7 @@ async function runCapture(flags: CaptureFlags): Promise<void> {
   const settings = parseSettings(flags);
   const counters = new Counters();
   const recorder = flags.write !== undefined && !flags.exchanges && !flags.traces && !flags.serviceMap;
-  const session = recorder ? null : await AnalysisSession.open(flags, counters);
+  const session = recorder ? null : await AnalysisSession.open(flags, counters, { live: true });
   const pipeline = session ? new Pipeline(session.pipelineOptions()) : null;
   const source = await openLiveCapture({
     interface: flags.interface,
