@@ -41,6 +41,8 @@ export class Correlator {
   private readonly lingerUs: number;
   private readonly linker: ParentLinker;
   private readonly pending = new MinHeap<LinkNode>();
+  /** Every exchange added and not yet emitted. */
+  private readonly unemitted = new Set<LinkNode>();
   private watermark = -Infinity;
 
   constructor(private readonly opts: CorrelatorOptions) {
@@ -71,6 +73,7 @@ export class Correlator {
     };
     this.linker.add(node);
     this.pending.push(node.end, node);
+    this.unemitted.add(node);
     this.opts.counters.add(`correlate.exchanges.${x.protocol}`);
   }
 
@@ -84,6 +87,21 @@ export class Correlator {
   /** End of input: decide and emit everything. */
   finish(): void {
     this.drain(Infinity);
+    // Whatever a parent link left behind (a parent emitted before its child was decided) is emitted
+    // on its own rather than lost.
+    for (const node of this.unemitted) {
+      if (node.emitted) continue;
+      let top = node;
+      while (top.parent && !top.parent.emitted) top = top.parent;
+      if (top.parent) {
+        top.parent = null;
+        top.link = null;
+        top.x.notes.push('parent emitted before this call was decided');
+      }
+      this.opts.counters.add('correlate.orphans-emitted');
+      this.emitTree(top);
+    }
+    this.unemitted.clear();
     this.linker.clear();
   }
 
@@ -100,6 +118,7 @@ export class Correlator {
     const rootTraceId = root.idTraceId ?? root.spanId.padStart(32, '0');
     const build = (node: LinkNode, inherited: string): SpanNode => {
       node.emitted = true;
+      this.unemitted.delete(node);
       this.linker.release(node);
       const traceId = node.idTraceId ?? inherited;
       node.children.sort((a, b) => a.x.startUs - b.x.startUs);

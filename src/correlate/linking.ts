@@ -186,13 +186,24 @@ export class ParentLinker {
     return pool.reduce((best, p) => (p.x.startUs > best.x.startUs ? p : best));
   }
 
-  /** Exchanges into the caller, not yet emitted, whose window contains [start, end]. */
+  /**
+   * Exchanges into the caller, not yet emitted, whose window contains [start, end] and that last at
+   * least as long. An exchange into
+   * the very endpoint the call goes to is not its parent: on one host (loopback, or clients and
+   * servers sharing an address) concurrent requests to one server would otherwise parent each other.
+   */
   private candidates(node: LinkNode, exclude: LinkNode[], start: number, end: number, tolerant: boolean): LinkNode[] {
     const into = this.intoIp.get(node.x.client.ip);
     if (!into) return [];
     const found: LinkNode[] = [];
+    const { ip, port } = node.x.server;
+    const duration = end - start;
     for (const held of into.containing(start, end, tolerant ? this.opts.toleranceUs : 0)) {
-      if (!held.node.emitted && !exclude.includes(held.node)) found.push(held.node);
+      const p = held.node;
+      if (p.emitted || (p.x.server.port === port && p.x.server.ip === ip) || exclude.includes(p)) continue;
+      // Within the tolerance, a shorter exchange could "contain" a longer one; a parent never lasts less.
+      if (p.end - p.x.startUs < duration) continue;
+      found.push(p);
     }
     return found;
   }
@@ -340,6 +351,14 @@ export class ParentLinker {
   }
 
   private attach(node: LinkNode, parent: LinkNode, rule: LinkRule): void {
+    // Windows that contain each other within the tolerance could otherwise make a cycle, which no
+    // root would ever emit.
+    for (let up: LinkNode | null = parent; up !== null; up = up.parent) {
+      if (up === node) {
+        this.opts.counters.add('correlate.cycle-refused');
+        return;
+      }
+    }
     node.parent = parent;
     node.link = rule;
     parent.children.push(node);
