@@ -74,6 +74,17 @@ describe('wirespan read', () => {
     }
   });
 
+  it('says in the report how many HTTP/2 header fields a mid-connection capture left unknown', () => {
+    const r = run(['read', '../shared/corpus/midstream.pcap', '--slowest', '0']);
+    assert.equal(r.status, 0, String(r.stderr));
+    const m = /^ {2}(\d+) HTTP\/2 header fields unknown \(HPACK state from before the capture\)$/m.exec(String(r.stdout));
+    assert.ok(m, String(r.stdout));
+    const ex = run(['read', '../shared/corpus/midstream.pcap', '--exchanges', '-', '--no-report']);
+    const perExchange = String(ex.stdout).trim().split('\n').map((l) => JSON.parse(l) as { notes: string[] })
+      .flatMap((rec) => rec.notes.map((n) => /^(\d+) header fields unknown/.exec(n)?.[1]).filter(Boolean).map(Number));
+    assert.equal(perExchange.reduce((a, b) => a + b, 0), Number(m[1]), 'the total is the sum of the per-exchange notes');
+  });
+
   it('--exchanges - writes NDJSON to stdout and the report to stderr', () => {
     const r = run(['read', DEMO, '--exchanges', '-']);
     assert.equal(r.status, 0);
