@@ -65,7 +65,7 @@ export function registerCapture(program: Command): void {
 async function runCapture(flags: CaptureFlags): Promise<void> {
   const settings = parseSettings(flags);
   const counters = new Counters();
-  const recorder = flags.write !== undefined && !flags.exchanges && !flags.traces && !flags.serviceMap;
+  const recorder = flags.write !== undefined && !flags.exchanges && !flags.traces && !flags.serviceMap && !flags.otlp && !flags.zipkin;
   const session = recorder ? null : await AnalysisSession.open(flags, counters, { live: true });
   const pipeline = session ? new Pipeline(session.pipelineOptions()) : null;
   const source = await openLiveCapture({
