@@ -103,26 +103,28 @@ export class DirectionReader {
 
   data(bytes: Uint8Array, ts: number, offset: number): void {
     if (this.mode === 'ended') return this.counters.add('http.bytes-after-end', bytes.length);
-    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // Only the parser needs a Buffer; most chunks are body bytes that are just counted.
+    let buf: Buffer | null = Buffer.isBuffer(bytes) ? bytes : null;
+    const length = bytes.length;
     this.chunkTs = ts;
     this.chunkOffset = offset;
     this.chunkBase = this.position;
-    this.chunkLength = buf.length;
-    this.position += buf.length;
+    this.chunkLength = length;
+    this.position += length;
     let at = 0;
-    while (at < buf.length) {
+    while (at < length) {
       switch (this.mode) {
         case 'resync':
-          at = this.scan(buf, at);
+          at = this.scan(bytes, at);
           break;
         case 'parse':
-          at = this.parse(buf, at);
+          at = this.parse((buf ??= asBuffer(bytes)), at);
           break;
         case 'sized-body':
-          at = this.countBody(buf, at);
+          at = this.countBody(length, at);
           break;
         case 'diverted':
-          this.sink.divertedData(this.dir, buf.subarray(at), ts, offset + at);
+          this.sink.divertedData(this.dir, (buf ??= asBuffer(bytes)).subarray(at), ts, offset + at);
           return;
         default:
           return; // 'ended' (a sink callback may end the direction)
@@ -218,13 +220,13 @@ export class DirectionReader {
     this.parser = new MessageParser(this.kind, this.parserEvents);
   }
 
-  private scan(buf: Buffer, at: number): number {
+  private scan(bytes: Uint8Array, at: number): number {
     // Messages often begin with a segment, so a chunk start is a candidate as well as a line start.
-    const found = findMessageStart(this.kind, buf, at, buf.length, this.lineStart || at === 0);
+    const found = findMessageStart(this.kind, bytes, at, bytes.length, this.lineStart || at === 0);
     if (found.found === 'none') {
-      this.skipped(buf.length - at);
+      this.skipped(bytes.length - at);
       this.lineStart = found.lineStartAtEnd;
-      return buf.length;
+      return bytes.length;
     }
     this.skipped(found.at - at);
     this.mode = 'parse';
@@ -246,9 +248,9 @@ export class DirectionReader {
     return next;
   }
 
-  private countBody(buf: Buffer, at: number): number {
+  private countBody(length: number, at: number): number {
     const msg = this.current!;
-    const take = Math.min(this.bodyRemaining, buf.length - at);
+    const take = Math.min(this.bodyRemaining, length - at);
     msg.bodyBytes += take;
     msg.lastTs = this.chunkTs;
     this.bodyRemaining -= take;
@@ -323,7 +325,7 @@ export class DirectionReader {
     this.sink.aborted(this.dir, msg, cause);
   }
 
-  private failParse(buf: Buffer, errorAt: number, executedFrom: number): number {
+  private failParse(buf: Uint8Array, errorAt: number, executedFrom: number): number {
     const msg = this.current;
     const resumeAt = Math.max(errorAt, executedFrom + 1);
     if (msg?.head) {
@@ -352,4 +354,8 @@ export class DirectionReader {
   private skipped(bytes: number): void {
     if (bytes > 0) this.counters.add('http.resync-skipped-bytes', bytes);
   }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
