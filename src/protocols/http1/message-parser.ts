@@ -1,4 +1,5 @@
 import { HTTPParser } from 'http-parser-js';
+import { readCleanHead } from './clean-head.js';
 
 /**
  * http-parser-js wrapped for sniffing: one instance per direction and message run, reporting heads,
@@ -6,12 +7,15 @@ import { HTTPParser } from 'http-parser-js';
  *
  * The typings of http-parser-js 0.5.x do not declare the fields below; they are used here and only
  * here: `offset` (the parser's position in the current chunk: where a message ended or an error was
- * hit), `state`/`line` (is the parser between messages?) and `consumeLine`, replaced per instance to
+ * hit), `state`/`line` (is the parser between messages?), `headerSize`/`maxHeaderSize` (kept as the
+ * parser would when a head is read without it, clean-head.ts) and `consumeLine`, replaced per instance to
  * decode as latin1 — the library decodes with the module-wide `HTTPParser.encoding` ('ascii', which
  * clears the high bit and so destroys UTF-8), and changing that static would change it for everyone.
  */
 interface ParserInternals {
   offset: number;
+  headerSize: number;
+  maxHeaderSize: number;
   end: number;
   chunk: Buffer | null;
   line: string;
@@ -88,11 +92,20 @@ const SKIP_BODY_AND_PAUSE = 2;
 
 export class MessageParser {
   private readonly parser: Parser;
+  /** The head being re-read by http-parser-js was already reported by the fast path (see execute). */
+  private headReported = false;
 
-  constructor(kind: 'request' | 'response', events: MessageParserEvents) {
+  constructor(
+    private readonly kind: 'request' | 'response',
+    private readonly events: MessageParserEvents,
+  ) {
     const parser = new HTTPParser(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE) as unknown as Parser;
     parser.consumeLine = consumeLineLatin1;
     parser[HTTPParser.kOnHeadersComplete] = (info) => {
+      if (this.headReported) {
+        this.headReported = false;
+        return 0; // what the fast path's head() answered: 'parse-body'
+      }
       const head: ParsedHead = {
         method: kind === 'request' ? (HTTPParser.methods[info.method] ?? '') : '',
         target: info.url ?? '',
@@ -111,6 +124,35 @@ export class MessageParser {
 
   /** Parse `chunk[start, end)`. Callbacks fire during the call. Never throws on malformed input. */
   execute(chunk: Buffer, start: number, end: number): ExecuteResult {
+    if (this.idle) {
+      const parser = this.parser;
+      const clean = readCleanHead(this.kind, chunk, start, end, parser.maxHeaderSize || HTTPParser.maxHeaderSize);
+      if (clean !== null) {
+        const head: ParsedHead = {
+          method: clean.method,
+          target: clean.target,
+          status: clean.status,
+          reason: clean.reason,
+          version: clean.version,
+          rawHeaders: clean.rawHeaders,
+        };
+        if (this.events.head(head, clean.end) === 'stop') {
+          // As http-parser-js after SKIP_BODY_AND_PAUSE: message over, parser reset, head bytes counted.
+          parser.headerSize = clean.end - start;
+          this.events.complete(clean.end);
+          return { consumed: clean.end - start, error: null };
+        }
+        // The parser frames the body (chunked, until close): it reads the head again, silently.
+        this.headReported = true;
+        const result = this.executeParser(chunk, start, end);
+        this.headReported = false;
+        return result;
+      }
+    }
+    return this.executeParser(chunk, start, end);
+  }
+
+  private executeParser(chunk: Buffer, start: number, end: number): ExecuteResult {
     const result = this.parser.execute(chunk, start, end - start);
     if (result instanceof Error) {
       const at = Math.min(Math.max(this.parser.offset, start), end);
