@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { parse as parseYaml } from 'yaml';
 import type { Endpoint } from '../tcp/types.js';
 import type { ProtocolName } from '../protocols/types.js';
 import type { ServiceKind } from './types.js';
@@ -97,6 +97,12 @@ export class ServiceNamer {
 
 export class NamesFileError extends Error {
   readonly code = 'ERR_NAMES_FILE';
+}
+
+/** The YAML parser, loaded on first use: most runs have no names file, and loading it costs ~30 ms. */
+function parseYaml(text: string): unknown {
+  const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yaml.parse(text);
 }
 
 /** Read a `--names` file: a JSON or YAML mapping of ip, ip:port or CIDR to a service name. */
