@@ -8,11 +8,9 @@ import { renderServiceMap, SERVICE_MAP_FORMATS, type ServiceMapFormat } from '..
 import { TracesJsonWriter } from '../../export/traces.js';
 import { analyze } from '../../pipeline.js';
 import { createAnalyzers, parsePortHints } from '../../protocols/index.js';
-import { ProtoMessageDecoder } from '../../protocols/grpc/proto-decoder.js';
+import type { ProtoMessageDecoder } from '../../protocols/grpc/proto-decoder.js';
 import { Counters } from '../../util/counters.js';
-import { createOtlpExporter, parseOtlpFormat, parseSpanKinds, parseSqlText } from '../../export/otlp/exporter.js';
-import { createZipkinExporter } from '../../export/zipkin/exporter.js';
-import { parseHeaderFlags, type BatchingSpanExporter } from '../../export/transport.js';
+import type { BatchingSpanExporter } from '../../export/transport.js';
 import type { SpanRecord } from '../../correlate/types.js';
 import { CliError } from '../errors.js';
 import { openOutput, writeFileAtomic, type Output } from '../output.js';
@@ -109,12 +107,15 @@ export class AnalysisSession {
       const out = (this.tracesOut = openOutput(flags.traces));
       this.tracesWriter = new TracesJsonWriter((text) => out.stream.write(text));
     }
-    this.openExporters();
   }
 
-  private openExporters(): void {
+  /** Exporters (and protobufjs, node:http...) are loaded only when asked for: startup time counts. */
+  private async openExporters(): Promise<void> {
     const f = this.flags;
     if (!f.otlp && !f.zipkin) return;
+    const { createOtlpExporter, parseOtlpFormat, parseSpanKinds, parseSqlText } = await import('../../export/otlp/exporter.js');
+    const { createZipkinExporter } = await import('../../export/zipkin/exporter.js');
+    const { parseHeaderFlags } = await import('../../export/transport.js');
     try {
       const selection = {
         spanKinds: parseSpanKinds(f.spanKinds),
@@ -151,12 +152,15 @@ export class AnalysisSession {
     let decoder: ProtoMessageDecoder | undefined;
     if (flags.proto && flags.proto.length > 0) {
       try {
+        const { ProtoMessageDecoder } = await import('../../protocols/grpc/proto-decoder.js');
         decoder = await ProtoMessageDecoder.load(flags.proto);
       } catch (err) {
         throw new CliError(`cannot load --proto files: ${(err as Error).message}`);
       }
     }
-    return new AnalysisSession(flags, counters, names, decoder, live);
+    const session = new AnalysisSession(flags, counters, names, decoder, live);
+    await session.openExporters();
+    return session;
   }
 
   pipelineOptions(): Parameters<typeof analyze>[1] {
