@@ -62,13 +62,14 @@ export class PendingExchange {
 
   /** Record the final response head (1xx statuses go to `interim` instead). */
   setResponse(head: ParsedHead): void {
-    this.response = {
+    const response: HttpResponseInfo = {
       status: head.status,
       reason: utf8FromLatin1(head.reason),
       version: head.version,
       bodyBytes: 0,
-      ...(this.interim.length > 0 ? { interim: this.interim } : {}),
     };
+    if (this.interim.length > 0) response.interim = this.interim;
+    this.response = response;
     this.responseHeaders.addAll(head.rawHeaders);
   }
 
