@@ -7,7 +7,7 @@
  * BENCH_QUICK=1 uses ~40 MB / ~10 MB files instead of ~400 MB / ~100 MB. Results also go to
  * bench/out/results.json.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -190,11 +190,26 @@ async function main() {
     'mysql.query',
   ]);
 
+  results.benches.live = runLiveBench();
+
   results.loadAverageAtEnd = loadavg();
   console.log(`\nload average at the end ${load()} (figures are noisy when other work shares the CPUs)`);
   const out = join(OUT_DIR, 'results.json');
   writeFileSync(out, JSON.stringify(results, null, 2));
   console.log(`\nresults: ${out}`);
+}
+
+/**
+ * (5) Live capture (bench/live.mjs): HTTP load on a network namespace's loopback while `wirespan
+ * capture` analyses it, per backend. Needs root; BENCH_LIVE=0 skips it.
+ */
+function runLiveBench() {
+  console.log('\n(5) live capture under load (bench/live.mjs)');
+  if (process.env.BENCH_LIVE === '0') return void console.log('  skipped: BENCH_LIVE=0');
+  if (process.getuid?.() !== 0) return void console.log('  skipped: needs root (network namespaces)');
+  const duration = QUICK ? '3' : '10';
+  const run = spawnSync(process.execPath, [join(ROOT, 'bench', 'live.mjs'), '--duration', duration], { stdio: 'inherit' });
+  return { exitCode: run.status };
 }
 
 main().catch((err) => {
