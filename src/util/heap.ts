@@ -8,7 +8,8 @@ export class MinHeap<T> {
 
   push(key: number, value: T): void {
     const items = this.items;
-    items.push({ key, value });
+    const entry = { key, value };
+    items.push(entry);
     let i = items.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
@@ -16,7 +17,7 @@ export class MinHeap<T> {
       items[i] = items[parent]!;
       i = parent;
     }
-    items[i] = { key, value };
+    items[i] = entry;
   }
 
   peekKey(): number | undefined {
