@@ -30,7 +30,10 @@ const SP = 0x20;
 const HTAB = 0x09;
 const COLON = 0x3a;
 const ZERO = 0x30;
-const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTPParser.methods);
+/** Each method http-parser-js knows, to itself: a head's method string is the shared one, not a copy per request. */
+const KNOWN_METHODS: ReadonlyMap<string, string> = new Map(HTTPParser.methods.map((m: string) => [m, m]));
+/** `d.d` for every version digit pair, shared (index major * 10 + minor) rather than built per head. */
+const VERSIONS: readonly string[] = Array.from({ length: 100 }, (_, i) => `${Math.floor(i / 10)}.${i % 10}`);
 /** " HTTP/d.d" at the end of a request line. */
 const REQUEST_LINE_TAIL = 9;
 /** "HTTP/d.d ddd" at the start of a status line. */
@@ -107,14 +110,14 @@ function requestLine(buf: Buffer, from: number, to: number): CleanHead | null {
   if (!versionAt(buf, tail + 1) || buf[tail] !== SP) return null;
   const space = buf.indexOf(SP, methodEnd + 1);
   if (space < tail) return null;
-  const method = buf.toString('latin1', from, methodEnd);
-  if (!KNOWN_METHODS.has(method)) return null;
+  const method = KNOWN_METHODS.get(buf.toString('latin1', from, methodEnd));
+  if (method === undefined) return null;
   return {
     method,
     target: buf.toString('latin1', methodEnd + 1, tail),
     status: 0,
     reason: '',
-    version: `${buf[tail + 6]! - ZERO}.${buf[tail + 8]! - ZERO}`,
+    version: versionText(buf, tail + 6),
     rawHeaders: [],
     end: 0,
   };
@@ -131,10 +134,15 @@ function statusLine(buf: Buffer, from: number, to: number): CleanHead | null {
     target: '',
     status,
     reason: buf.toString('latin1', reasonStart, to),
-    version: `${buf[from + 5]! - ZERO}.${buf[from + 7]! - ZERO}`,
+    version: versionText(buf, from + 5),
     rawHeaders: [],
     end: 0,
   };
+}
+
+/** The `d.d` of a version whose major digit is at `at` (checked by versionAt). */
+function versionText(buf: Buffer, at: number): string {
+  return VERSIONS[(buf[at]! - ZERO) * 10 + (buf[at + 2]! - ZERO)]!;
 }
 
 /** `HTTP/d.d` at `at`. */

@@ -54,6 +54,12 @@ export class Http1Connection implements StreamHandler, ReaderSink {
   private heldBytes = 0;
   /** After a switch: the next protocol's handler, or 'tunnel' when the bytes are not analysed. */
   private next: StreamHandler | 'tunnel' | null = null;
+  /**
+   * The Host and User-Agent of the last request: the requests of a connection nearly always repeat
+   * them, and an exchange held by the correlator then shares one string instead of its own copy.
+   */
+  private lastHost: string | null = null;
+  private lastUserAgent: string | null = null;
 
   constructor(
     private readonly ctx: AnalyzerContext,
@@ -176,6 +182,10 @@ export class Http1Connection implements StreamHandler, ReaderSink {
   // Requests
 
   private requestHead(message: MessageProgress, summary: HeadSummary): HeadDecision {
+    if (summary.host === this.lastHost) summary.host = this.lastHost;
+    else this.lastHost = summary.host;
+    if (summary.userAgent === this.lastUserAgent) summary.userAgent = this.lastUserAgent;
+    else this.lastUserAgent = summary.userAgent;
     const x = new PendingExchange(
       this.nextIndex++,
       message.head!,
