@@ -116,6 +116,9 @@ export class Pipeline {
     endings: {},
   };
   private readonly linkTypeCounts = new Map<number, number>();
+  private readonly linkTypeRuns = new RunCounter<number>((dlt, n) => this.linkTypeCounts.set(dlt, (this.linkTypeCounts.get(dlt) ?? 0) + n));
+  private readonly networkRuns = new RunCounter<string>((key, n) => bump(this.totals.network, key, n));
+  private readonly transportRuns = new RunCounter<string>((key, n) => bump(this.totals.transport, key, n));
   private lastAdvance = -Infinity;
   private lastTs = 0;
 
@@ -162,17 +165,17 @@ export class Pipeline {
     t.bytes += p.data.length;
     if (t.firstPacketUs === null || p.ts < t.firstPacketUs) t.firstPacketUs = p.ts;
     if (t.lastPacketUs === null || p.ts > t.lastPacketUs) t.lastPacketUs = p.ts;
-    this.linkTypeCounts.set(p.linkType, (this.linkTypeCounts.get(p.linkType) ?? 0) + 1);
+    this.linkTypeRuns.add(p.linkType);
     const d = this.decoder.decode(p);
     if (!d.ok) {
       if (d.failure !== 'ip-fragment-pending') bump(t.malformed, d.failure ?? 'unknown');
-      else bump(t.network, 'fragments-held');
+      else this.networkRuns.add('fragments-held');
       return;
     }
     if (d.truncated) t.truncatedPackets++;
     if (d.tunnel) bump(t.tunnelled, d.tunnel);
-    bump(t.network, d.network);
-    if (d.transport) bump(t.transport, d.transport);
+    this.networkRuns.add(d.network);
+    if (d.transport) this.transportRuns.add(d.transport);
     if (d.transport === 'tcp') this.assembler.segment(d, p.ts);
     if (p.ts > this.lastTs) this.lastTs = p.ts;
     if (p.ts - this.lastAdvance >= ADVANCE_EVERY_US) {
@@ -194,6 +197,9 @@ export class Pipeline {
     this.decoder.flush();
     this.assembler.finish(this.lastTs);
     this.correlator.finish();
+    this.linkTypeRuns.flush();
+    this.networkRuns.flush();
+    this.transportRuns.flush();
     for (const [dlt, n] of this.linkTypeCounts) this.totals.linkTypes[linkTypeName(dlt)] = n;
     return {
       totals: this.totals,
@@ -265,8 +271,35 @@ export async function analyze(
 
 const IGNORE_STREAM: StreamHandler = { data() {}, gap() {}, end() {}, close() {} };
 
-function bump(record: Record<string, number>, key: string): void {
-  record[key] = (record[key] ?? 0) + 1;
+function bump(record: Record<string, number>, key: string, n = 1): void {
+  record[key] = (record[key] ?? 0) + n;
+}
+
+/**
+ * Counts keys as `addTo(key, 1)` per key would, in the same first-seen order, but a run of one key
+ * (most packets are like the one before) costs a comparison: the run is added when another key comes
+ * or on flush.
+ */
+class RunCounter<K> {
+  private key: K | undefined;
+  private run = 0;
+
+  constructor(private readonly addTo: (key: K, n: number) => void) {}
+
+  add(key: K): void {
+    if (this.run > 0 && key === this.key) {
+      this.run++;
+      return;
+    }
+    this.flush();
+    this.key = key;
+    this.run = 1;
+  }
+
+  flush(): void {
+    if (this.run > 0) this.addTo(this.key as K, this.run);
+    this.run = 0;
+  }
 }
 
 function flowRecord(flow: Flow): FlowRecord {
