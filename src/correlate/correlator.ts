@@ -2,7 +2,7 @@ import type { Counters } from '../util/counters.js';
 import { MinHeap } from '../util/heap.js';
 import type { Exchange, HeaderField } from '../protocols/types.js';
 import type { TraceContextExtractor } from './context.js';
-import { spanIdFrom, traceIdFromRequestId } from './ids.js';
+import { spanIdFromText, traceIdFromRequestId } from './ids.js';
 import type { ServiceNamer } from './naming.js';
 import { isErrorExchange } from './outcome.js';
 import { ParentLinker, type LinkNode } from './linking.js';
@@ -57,14 +57,15 @@ export class Correlator {
     const hostHint = 'host' in x.request ? x.request.host : 'authority' in x.request ? x.request.authority : null;
     this.opts.namer.observe(x.server, x.protocol, hostHint ?? null);
     const wireTraceId = ctx.traceId;
+    const wire = wireSpanIdPrefix(x);
     const node: LinkNode = {
       x: withoutContextCarriers(x),
       ctx,
       end: x.endUs ?? x.requestEndUs ?? x.startUs,
       wireTraceId,
       idTraceId: wireTraceId ?? (ctx.requestId ? traceIdFromRequestId(ctx.requestId) : null),
-      spanId: wireSpanId(x, 'server'),
-      clientSpanId: wireSpanId(x, 'client'),
+      spanId: spanIdFromText(wire + 'server'),
+      clientSpanId: spanIdFromText(wire + 'client'),
       parent: null,
       children: [],
       link: null,
@@ -172,11 +173,13 @@ export class Correlator {
 /**
  * Span ids come from what both ends of a connection see: the 4-tuple, the request's position on it
  * (TCP sequence number of its first byte, or the HTTP/2 stream id) and the span kind. Two capture
- * hosts on the same connection therefore compute the same ids (docs/ids.md).
+ * hosts on the same connection therefore compute the same ids (docs/ids.md). This is the id's text up
+ * to the kind, which the caller appends (`server` or `client`).
  */
-function wireSpanId(x: Exchange, kind: 'client' | 'server'): string {
+function wireSpanIdPrefix(x: Exchange): string {
   const position = x.streamId !== null ? `s${x.streamId}` : x.requestSeq !== null ? `q${x.requestSeq}` : `c${x.connectionId}i${x.index}`;
-  return spanIdFrom([x.client.ip, x.client.port, x.server.ip, x.server.port, position, kind]);
+  // spanIdFrom([client ip, client port, server ip, server port, position, kind]) without the kind.
+  return `${x.client.ip}:${x.client.port}:${x.server.ip}:${x.server.port}:${position}:`;
 }
 
 /**

@@ -66,7 +66,12 @@ export function traceIdFromRequestId(id: string): string {
  * zero, the second half is used, and failing that `0000000000000001`.
  */
 export function spanIdFrom(parts: readonly (string | number)[]): string {
-  const digest = hexDigest('md5', parts.join(':'));
+  return spanIdFromText(parts.join(':'));
+}
+
+/** spanIdFrom for parts already joined with `:` (callers on a hot path build the text directly). */
+export function spanIdFromText(text: string): string {
+  const digest = hexDigest('md5', text);
   const first = digest.slice(0, 16);
   if (!isAllZeroHex(first)) return first;
   const second = digest.slice(16, 32);
