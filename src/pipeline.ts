@@ -11,6 +11,9 @@ import { ServiceMapBuilder, type ServiceMap } from './correlate/service-map.js';
 import type { SpanRecord, TraceTree } from './correlate/types.js';
 import { Counters } from './util/counters.js';
 import { linkTypeName } from './capture/linktypes.js';
+import type { CaptureTotals, FlowRecord, TcpTotals } from './export/stats.js';
+
+export type { CaptureTotals, FlowRecord, TcpTotals } from './export/stats.js';
 
 export interface PipelineOptions {
   /** Protocol analyzers; an empty list tracks TCP only (what `stats` needs). */
@@ -32,49 +35,6 @@ export interface PipelineOptions {
   onExchange?(exchange: Exchange): void;
   onSpan?(span: SpanRecord): void;
   onTrace?(tree: TraceTree): void;
-}
-
-/** One TCP connection as `stats --flows` lists it (Zeek conn.log style; docs/formats.md). */
-export interface FlowRecord {
-  id: number;
-  client: { ip: string; port: number };
-  server: { ip: string; port: number };
-  handshake: boolean;
-  startUs: number;
-  endUs: number;
-  packets: { client: number; server: number };
-  payloadBytes: { client: number; server: number };
-  retransmittedBytes: { client: number; server: number };
-  gapBytes: { client: number; server: number };
-  ended: { client: string | null; server: string | null };
-}
-
-export interface CaptureTotals {
-  packets: number;
-  bytes: number;
-  firstPacketUs: number | null;
-  lastPacketUs: number | null;
-  linkTypes: Record<string, number>;
-  network: Record<string, number>;
-  transport: Record<string, number>;
-  malformed: Record<string, number>;
-  truncatedPackets: number;
-  tunnelled: Record<string, number>;
-}
-
-/** TCP totals over every connection (client = the client → server direction). */
-export interface TcpTotals {
-  connections: number;
-  withHandshake: number;
-  withoutHandshake: number;
-  packets: { client: number; server: number };
-  payloadBytes: { client: number; server: number };
-  retransmittedBytes: { client: number; server: number };
-  outOfOrderSegments: { client: number; server: number };
-  gaps: { client: number; server: number };
-  gapBytes: { client: number; server: number };
-  /** How connections ended: fin, rst, idle, eof (still open at the end of the capture). */
-  endings: Record<string, number>;
 }
 
 /** How often (packet time) the correlator is told that time has passed. */

@@ -1,6 +1,57 @@
 import type { CaptureFileInfo } from '../capture/types.js';
 import { linkTypeName } from '../capture/linktypes.js';
-import type { AnalysisResult, FlowRecord } from '../pipeline.js';
+import type { Counters } from '../util/counters.js';
+
+/** One TCP connection as `stats --flows` lists it (Zeek conn.log style; docs/formats.md). */
+export interface FlowRecord {
+  id: number;
+  client: { ip: string; port: number };
+  server: { ip: string; port: number };
+  handshake: boolean;
+  startUs: number;
+  endUs: number;
+  packets: { client: number; server: number };
+  payloadBytes: { client: number; server: number };
+  retransmittedBytes: { client: number; server: number };
+  gapBytes: { client: number; server: number };
+  ended: { client: string | null; server: string | null };
+}
+
+export interface CaptureTotals {
+  packets: number;
+  bytes: number;
+  firstPacketUs: number | null;
+  lastPacketUs: number | null;
+  linkTypes: Record<string, number>;
+  network: Record<string, number>;
+  transport: Record<string, number>;
+  malformed: Record<string, number>;
+  truncatedPackets: number;
+  tunnelled: Record<string, number>;
+}
+
+/** TCP totals over every connection (client = the client → server direction). */
+export interface TcpTotals {
+  connections: number;
+  withHandshake: number;
+  withoutHandshake: number;
+  packets: { client: number; server: number };
+  payloadBytes: { client: number; server: number };
+  retransmittedBytes: { client: number; server: number };
+  outOfOrderSegments: { client: number; server: number };
+  gaps: { client: number; server: number };
+  gapBytes: { client: number; server: number };
+  /** How connections ended: fin, rst, idle, eof (still open at the end of the capture). */
+  endings: Record<string, number>;
+}
+
+/** What a run of the pipeline counted: the input of the stats document. */
+export interface StatsInput {
+  totals: CaptureTotals;
+  tcp: TcpTotals;
+  counters: Counters;
+  flows: FlowRecord[];
+}
 
 /** The `stats --json` document (field names are stable; docs/formats.md). */
 export interface StatsDocument {
@@ -26,12 +77,12 @@ export interface StatsDocument {
   tunnelled: Record<string, number>;
   malformed: Record<string, number>;
   truncatedPackets: number;
-  tcp: AnalysisResult['tcp'];
+  tcp: TcpTotals;
   counters: Record<string, number>;
   flows?: FlowRecord[];
 }
 
-export function buildStatsDocument(result: AnalysisResult, files: CaptureFileInfo[], withFlows: boolean): StatsDocument {
+export function buildStatsDocument(result: StatsInput, files: CaptureFileInfo[], withFlows: boolean): StatsDocument {
   const t = result.totals;
   const doc: StatsDocument = {
     schema: 'wirespan-stats/1',
