@@ -78,8 +78,21 @@ async function unavailable(backend: Backend): Promise<string | null> {
   return findProgram(backend, PATH) === null ? `${backend} is not installed` : null;
 }
 
-/** Kernel timestamps: wire duration within max(2 ms, 20 %) of the client's own measurement. */
+/**
+ * Kernel timestamps: the median request's wire duration is within max(2 ms, 20 %) of the client's own
+ * measurement. Per request the bounds are physical: the wire exchange lies inside the client's window
+ * (plus clock-reading slack), and lasts at least the delay the server waited. The client's window also
+ * holds its own event-loop delays, which a loaded machine stretches now and then, so a single request
+ * is not held to the tight tolerance.
+ */
 const KERNEL_TOLERANCE = { absoluteUs: 2000, relative: 0.2 };
+/** Slack for the client's window: reading the clock around a write and a read. */
+const CLIENT_WINDOW_SLACK_US = 1000;
+/**
+ * The server's deliberate delay for request i (SERVER below), in µs, less 1 ms: Node arms timers from
+ * the event loop's cached time, so one can fire up to a millisecond early by the real clock.
+ */
+const serverDelayUs = (id: string): number => (10 + (Number(id.split('-').pop()) % 7) * 5) * 1000 - 1000;
 /**
  * cap stamps packets when JavaScript receives them. Measured here: delivery through libpcap's
  * TPACKET_V3 ring lags the kernel timestamp by up to ~10 ms (block retirement runs on jiffies),
@@ -137,13 +150,22 @@ describe('wirespan capture in a network namespace', { skip: skipReason }, () => 
         assert.deepEqual([...byId.keys()].sort(), measured.map((m) => m.id).sort(), 'one exchange per request id');
         assert.equal(spans.length, REQUESTS);
         const tolerance = backend === 'cap' ? CAP_TOLERANCE : KERNEL_TOLERANCE;
+        const allowedFor = (m: { durationUs: number }): number => Math.max(tolerance.absoluteUs, tolerance.relative * m.durationUs);
+        const differences: number[] = [];
         for (const m of measured) {
           const span = byId.get(m.id)!;
           assert.equal(span.response?.status, 200, m.id);
-          const allowed = Math.max(tolerance.absoluteUs, tolerance.relative * m.durationUs);
           const wire = span.durationUs!;
-          assert.ok(Math.abs(wire - m.durationUs) <= allowed, `${m.id}: wire ${wire} µs vs client ${m.durationUs.toFixed(1)} µs (allowed ±${allowed.toFixed(0)})`);
+          differences.push(Math.abs(wire - m.durationUs) / allowedFor(m));
+          if (backend === 'cap') {
+            assert.ok(Math.abs(wire - m.durationUs) <= allowedFor(m), `${m.id}: wire ${wire} µs vs client ${m.durationUs.toFixed(1)} µs (allowed ±${allowedFor(m).toFixed(0)})`);
+          } else {
+            assert.ok(wire <= m.durationUs + CLIENT_WINDOW_SLACK_US, `${m.id}: wire ${wire} µs lies inside the client's ${m.durationUs.toFixed(1)} µs`);
+            assert.ok(wire >= serverDelayUs(m.id), `${m.id}: wire ${wire} µs covers the server's delay (${serverDelayUs(m.id)} µs at least)`);
+          }
         }
+        const median = differences.sort((a, b) => a - b)[Math.floor(differences.length / 2)]!;
+        assert.ok(median <= 1, `median |wire - client| is ${(median * 100).toFixed(0)} % of the tolerance`);
 
         const reread = `${base}.reread.ndjson`;
         const read = spawnSync('node', [WIRESPAN, 'read', files.pcap, '--exchanges', reread, '--no-report'], { encoding: 'utf8', timeout: 20_000 });
