@@ -79,10 +79,13 @@ test('capture starting mid-connection: unknown HPACK entries are marked, later e
   const s3 = xs.get(3)!;
   assert.ok(s3.notes.includes('request headers before capture'));
   assert.ok(s3.notes.includes('response headers before capture'));
-  // Nothing seen of it says gRPC for sure (its trailer names are pre-capture entries): plain HTTP/2.
-  assert.equal(s3.protocol, 'http2');
-  assert.equal((s3.request as Http2RequestInfo).path, '<unknown>');
-  assert.deepEqual(s3.response, { status: null, bodyBytes: 20, reset: null });
+  // Its headers and trailer names are pre-capture entries, but its one DATA frame holds two gRPC
+  // messages whose prefixes chain exactly to the frame end: gRPC, counting only what the capture holds.
+  assert.equal(s3.protocol, 'grpc');
+  assert.equal((s3.request as GrpcRequestInfo).path, '<unknown>');
+  const resp3 = s3.response as GrpcResponseInfo;
+  assert.deepEqual([resp3.messages, resp3.messageBytes, resp3.grpcStatus], [2, 10, null]);
+  assert.ok(s3.notes.includes('response messages before capture unknown'));
   assert.equal(s3.startUs, c.steps[captureStart]!.ts);
   assert.ok(d.counters.get('http2.hpack-unknown-fields') > 0);
 });

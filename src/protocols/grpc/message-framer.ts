@@ -18,6 +18,11 @@ export class GrpcMessageFramer {
   badFlag = false;
   /** First message, when captured (see captureFirstUpTo). */
   firstMessage: Uint8Array | null = null;
+  /**
+   * DATA frames that ended exactly at a message boundary, after at least one message: evidence that
+   * the framing followed is the sender's (see endOfFrame).
+   */
+  alignedFrameEnds = 0;
 
   private prefixHave = 0;
   private compressedFlag = 0;
@@ -65,6 +70,11 @@ export class GrpcMessageFramer {
       }
       if (++this.prefixHave === 5) this.startMessage();
     }
+  }
+
+  /** The DATA frame whose bytes were pushed last is complete. */
+  endOfFrame(): void {
+    if (this.messages > 0 && !this.lostSync && this.prefixHave === 0 && this.bodyRemaining === 0) this.alignedFrameEnds++;
   }
 
   /** `n` bytes were lost; the framing survives only when they fall inside one message body. */

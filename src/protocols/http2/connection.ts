@@ -74,6 +74,8 @@ export class Http2Connection implements StreamHandler, FrameSink {
   private maxOpened = 0;
   /** Streams that started before the capture (or in a gap) and have closed. */
   private readonly closedUnseen = new Set<number>();
+  /** Stream offset of the DATA frame whose data was delivered (or lost) last, per direction. */
+  private readonly dataFrameAt: [number, number] = [-1, -1];
   private clientPrefaceSeen = false;
   private closedConnection = false;
 
@@ -205,14 +207,22 @@ export class Http2Connection implements StreamHandler, FrameSink {
   }
 
   onData(dir: Direction, f: FrameInfo, bytes: Uint8Array, start: number, end: number, ts: number): void {
+    const frameStart = this.dataFrameAt[dir] !== f.offset;
+    this.dataFrameAt[dir] = f.offset;
     const s = this.streamForFrame(dir, f.streamId, f.startTs);
     if (!s) return;
+    if (frameStart && s.dataBytes[dir] === 0 && s.framers[dir] === null && !this.headersSeen(s, dir)) {
+      // The side's HEADERS are not in the capture: follow the framing from here, on trial (stream.ts).
+      s.framers[dir] = new GrpcMessageFramer();
+      s.framingJoined[dir] = true;
+    }
     s.dataBytes[dir] += end - start;
     s.framers[dir]?.push(bytes, start, end);
     this.touch(s, dir, f.startTs, ts);
   }
 
   onDataLost(dir: Direction, f: FrameInfo, lost: number): void {
+    this.dataFrameAt[dir] = f.offset;
     const s = this.streams.get(f.streamId);
     if (!s) return;
     s.dataBytes[dir] += lost;
@@ -225,6 +235,7 @@ export class Http2Connection implements StreamHandler, FrameSink {
     const s = this.streamForFrame(dir, f.streamId, f.startTs);
     if (!s) return;
     s.wireBytes[dir] += 9 + f.length;
+    s.framers[dir]?.endOfFrame();
     this.touch(s, dir, f.startTs, endTs);
     if (f.flags & Flag.EndStream) this.endSide(s, dir, endTs);
   }
@@ -484,7 +495,8 @@ export class Http2Connection implements StreamHandler, FrameSink {
     }
     const s = this.openStream(id, ts);
     s.opened = 'unseen';
-    s.notes.add(this.gaps[0] > 0 ? 'request headers not seen (gap)' : 'request headers before capture');
+    s.headersLostTo = this.gaps[0] > 0 ? 'gap' : 'capture';
+    s.notes.add(s.headersLostTo === 'gap' ? 'request headers not seen (gap)' : 'request headers before capture');
     if (dir === 1 && s.responseFields === null) s.notes.add('response headers before capture');
     this.counters.add('http2.streams-started-before-capture');
     return s;
@@ -508,7 +520,14 @@ export class Http2Connection implements StreamHandler, FrameSink {
     s.ended[dir] = true;
     if (dir === 0) s.requestEndUs = ts;
     else s.endUs = ts;
-    if (s.closed) this.emit(s);
+    // A stream from before the capture with no request bytes in it: its request side ended unseen (or
+    // idles); waiting for it would only report a finished response as still open.
+    const requestIdleBeforeCapture = dir === 1 && s.opened === 'unseen' && s.lastRequestUs === null;
+    if (s.closed || requestIdleBeforeCapture) this.emit(s);
+  }
+
+  private headersSeen(s: StreamState, dir: Direction): boolean {
+    return dir === 0 ? s.requestFields !== null : s.responseFields !== null || s.interim.length > 0;
   }
 
   private emit(s: StreamState): void {

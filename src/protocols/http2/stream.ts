@@ -49,6 +49,10 @@ export class StreamState {
   wireBytes: [number, number] = [0, 0];
   dataBytes: [number, number] = [0, 0];
   framers: [GrpcMessageFramer | null, GrpcMessageFramer | null] = [null, null];
+  /** That side's framer began at the first DATA frame seen, its HEADERS unseen (see joinedFramingHolds). */
+  framingJoined: [boolean, boolean] = [false, false];
+  /** What took the header blocks this stream is missing, if any. */
+  headersLostTo: 'capture' | 'gap' = 'gap';
   readonly notes = new Set<string>();
   unknownFields = 0;
   unknownFieldsAfterGap = 0;
@@ -98,6 +102,38 @@ function statusNumber(value: string | null): number | null {
   return value !== null && /^\d{1,3}$/.test(value) ? Number(value) : null;
 }
 
+/**
+ * Framing picked up at the first DATA frame seen of a side whose HEADERS are not in the capture is
+ * believed only when it is flawless to the end of what was seen (flags 0/1, no lost sync, not cut short
+ * by END_STREAM) and at least one DATA frame ended exactly where a message did: a first byte in the
+ * middle of a message would have to fake a prefix whose lengths then chain to a frame end.
+ */
+function joinedFramingHolds(framer: GrpcMessageFramer, sideEnded: boolean): boolean {
+  return (
+    framer.messages > 0 &&
+    !framer.badFlag &&
+    !framer.lostSync &&
+    framer.alignedFrameEnds > 0 &&
+    !(sideEnded && framer.partial)
+  );
+}
+
+/** The framer whose counts are reported for side `i`, null when nothing can be counted. */
+function countedFramer(s: StreamState, i: 0 | 1): GrpcMessageFramer | null {
+  const framer = s.framers[i];
+  if (!framer || (s.framingJoined[i] && !joinedFramingHolds(framer, s.ended[i]))) return null;
+  return framer;
+}
+
+/** What side `i`'s DATA says about gRPC: null when it says nothing either way. */
+function framingVote(s: StreamState, i: 0 | 1): 'grpc' | 'not-grpc' | null {
+  const framer = s.framers[i];
+  if (!framer) return null;
+  if (s.framingJoined[i]) return joinedFramingHolds(framer, s.ended[i]) ? 'grpc' : null;
+  if (framer.messages === 0 && !framer.badFlag && !framer.lostSync) return null;
+  return framer.looksLikeGrpc ? 'grpc' : 'not-grpc';
+}
+
 export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
   const { flow } = ctx;
   const req = s.requestFields;
@@ -106,11 +142,17 @@ export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
   const responseContentType = field(s.responseFields, 'content-type');
   const grpcStatusText = field(trailers, 'grpc-status') ?? field(s.responseFields, 'grpc-status');
   let grpc = isGrpcContentType(requestContentType) || isGrpcContentType(responseContentType) || grpcStatusText !== null;
-  if (!grpc && unknownOrAbsent(requestContentType) && unknownOrAbsent(responseContentType) && s.unknownFields + s.unknownFieldsAfterGap > 0) {
-    // Mid-stream, content-type is often an entry from before the capture: judge by the DATA framing.
-    const [q, r] = s.framers;
-    const framed = [q, r].filter((f) => f !== null && (f.messages > 0 || f.badFlag || f.lostSync));
-    grpc = framed.length > 0 && framed.every((f) => f!.looksLikeGrpc);
+  const headersMissing = s.opened === 'unseen' || s.framingJoined[1];
+  if (
+    !grpc &&
+    unknownOrAbsent(requestContentType) &&
+    unknownOrAbsent(responseContentType) &&
+    (headersMissing || s.unknownFields + s.unknownFieldsAfterGap > 0)
+  ) {
+    // Mid-stream, content-type is often an entry from before the capture (or a block not in it):
+    // judge by the DATA framing.
+    const votes = [framingVote(s, 0), framingVote(s, 1)];
+    grpc = votes.includes('grpc') && !votes.includes('not-grpc');
     if (grpc) s.notes.add('gRPC recognised from message framing (content-type unknown)');
   }
 
@@ -157,18 +199,34 @@ export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
     return { protocol: 'http2', ...base, request, response };
   }
 
-  const [reqFramer, respFramer] = s.framers;
-  for (const [framer, side] of [[reqFramer, 'request'], [respFramer, 'response']] as const) {
+  const headersSeen = [req !== null, s.responseFields !== null];
+  for (const i of [0, 1] as const) {
+    const side = i === 0 ? 'request' : 'response';
+    const framer = s.framers[i];
+    if (!headersSeen[i] && (i === 0 || sawResponse)) {
+      notes.push(`${side} messages before ${s.headersLostTo} unknown`);
+      if (!framer) {
+        if (s.dataBytes[i] > 0) notes.push(`${side} messages not counted (first DATA frame seen was not whole)`);
+        continue;
+      }
+      if (!countedFramer(s, i)) {
+        notes.push(`${side} messages not counted (DATA seen may start mid-message)`);
+        continue;
+      }
+    }
     if (!framer) {
-      if (s.dataBytes[side === 'request' ? 0 : 1] > 0) notes.push(`${side} messages not counted (message framing before capture)`);
+      if (s.dataBytes[i] > 0) notes.push(`${side} messages not counted (message framing before capture)`);
     } else if (framer.lostSync) {
       notes.push(`${side} messages undercounted (gap in message framing)`);
     } else if (framer.partial) {
       notes.push(`incomplete ${side} message`);
     }
   }
+  const reqFramer = countedFramer(s, 0);
+  const respFramer = countedFramer(s, 1);
   const requestMessages = reqFramer?.messages ?? 0;
   const responseMessages = respFramer?.messages ?? 0;
+  if (!headersSeen[0] || (sawResponse && !headersSeen[1])) notes.push('call kind judged from the messages seen');
   const timeoutText = field(req, 'grpc-timeout');
   let timeoutMs: number | null = null;
   if (timeoutText !== null) {
