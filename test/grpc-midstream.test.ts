@@ -189,3 +189,25 @@ test('in-flight stream whose first DATA frame is cut by the capture start: the n
   assert.equal((x.response as GrpcResponseInfo).messages, 2);
   assert.equal(d.counters.get('http2.resync-skipped-bytes'), first.bytes.length - 300);
 });
+
+test('in-flight client-streaming upload: the request messages seen are counted the same way', () => {
+  const c = new Conversation();
+  c.raw(0, Buffer.concat([PREFACE, settingsFrame()])).raw(1, settingsFrame());
+  c.headers(0, 1, grpcRequestFields('/shop.Inventory/Restock'));
+  c.data(0, 1, grpcMessage(row(1)));
+  const captureStart = c.steps.length;
+  c.data(0, 1, grpcMessage(row(2)));
+  c.data(0, 1, grpcMessage(row(3)), { endStream: true });
+  c.headers(1, 1, [[':status', '200'], ['content-type', 'application/grpc']]);
+  c.data(1, 1, grpcMessage(Buffer.from('restocked')));
+  c.headers(1, 1, [['grpc-status', '0']], { endStream: true });
+  const x = stream(playFrom(c, captureStart), 1);
+  assert.equal(x.protocol, 'grpc');
+  const q = x.request as GrpcRequestInfo;
+  const r = x.response as GrpcResponseInfo;
+  assert.deepEqual([q.messages, q.messageBytes, q.callKind], [2, 2 * row(2).length, 'client-streaming']);
+  assert.deepEqual([r.messages, r.grpcStatus], [1, 0]);
+  assert.ok(x.notes.includes('request messages before capture unknown'));
+  assert.ok(!x.notes.includes('response messages before capture unknown')); // its response HEADERS are in the capture
+  assert.ok(x.notes.includes('call kind judged from the messages seen'));
+});
