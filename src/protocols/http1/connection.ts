@@ -2,6 +2,7 @@ import type { Direction, EndReason, StreamHandler } from '../../tcp/types.js';
 import type { AnalyzerContext } from '../types.js';
 import {
   DirectionReader,
+  type HeadCutCause,
   type HeadDecision,
   type LossCause,
   type MessageProgress,
@@ -23,6 +24,16 @@ type HeldEvent =
   | { kind: 'end'; reason: EndReason; ts: number };
 
 const INVALID: HeadDecision = { body: 'invalid', length: 0, then: 'next' };
+
+/** Notes for a head cut short, after "request head " / "response head ". */
+const CUT_HEAD_NOTES: Record<HeadCutCause, string> = {
+  gap: 'cut by a gap',
+  answered: 'incomplete (lost in capture)',
+  eof: 'incomplete at end of capture',
+  idle: 'incomplete at end of connection',
+  fin: 'incomplete at end of connection',
+  rst: 'incomplete at end of connection',
+};
 
 /**
  * One HTTP/1.x connection: pairs the requests and responses its two DirectionReaders produce (FIFO,
@@ -148,6 +159,31 @@ export class Http1Connection implements StreamHandler, ReaderSink {
     this.flush();
   }
 
+  headCut(dir: Direction, message: MessageProgress, cause: HeadCutCause): void {
+    const note = `${dir === 0 ? 'request' : 'response'} head ${CUT_HEAD_NOTES[cause]}`;
+    const summary = summarizeHead(message.head!.rawHeaders);
+    if (dir === 0) {
+      const x = this.openExchange(message, summary);
+      x.requestBytes = message.wireBytes;
+      x.note(note);
+      x.requestDone = true;
+      if (cause === 'gap') this.noteForNextRequest = 'gap before request';
+    } else {
+      this.responseHead(message, summary);
+      const x = this.responseTarget;
+      this.responseTarget = null;
+      if (x && this.responseIsFinal) {
+        x.responseBytes += message.wireBytes;
+        x.endUs = message.lastTs;
+        x.note(note);
+        x.responseDone = true;
+        if (x === this.holdFor) this.releaseHold();
+      }
+      if (cause === 'gap') this.responseLossBefore = true;
+    }
+    this.flush();
+  }
+
   lost(dir: Direction, cause: LossCause): void {
     if (dir === 0) {
       if (cause === 'gap') this.noteForNextRequest = 'gap before request';
@@ -182,6 +218,20 @@ export class Http1Connection implements StreamHandler, ReaderSink {
   // Requests
 
   private requestHead(message: MessageProgress, summary: HeadSummary): HeadDecision {
+    const x = this.openExchange(message, summary);
+    this.requestInProgress = x;
+    const length = summary.contentLength ?? 0;
+    // http-parser-js frames an Upgrade/CONNECT request by Content-Length only; so do we.
+    if (x.isConnect || x.upgradeOffer !== null) {
+      this.holdFor = x;
+      return { body: length > 0 ? 'sized' : 'none', length, then: 'divert' };
+    }
+    if (summary.chunked) return { body: 'chunked', length: 0, then: 'next' };
+    return { body: length > 0 ? 'sized' : 'none', length, then: 'next' };
+  }
+
+  /** The exchange of a request whose head (or start line, when the head was cut) was read. */
+  private openExchange(message: MessageProgress, summary: HeadSummary): PendingExchange {
     if (summary.host === this.lastHost) summary.host = this.lastHost;
     else this.lastHost = summary.host;
     if (summary.userAgent === this.lastUserAgent) summary.userAgent = this.lastUserAgent;
@@ -199,15 +249,7 @@ export class Http1Connection implements StreamHandler, ReaderSink {
     this.noteForNextRequest = null;
     this.unemitted.push(x);
     this.awaitingResponse.push(x);
-    this.requestInProgress = x;
-    const length = summary.contentLength ?? 0;
-    // http-parser-js frames an Upgrade/CONNECT request by Content-Length only; so do we.
-    if (x.isConnect || x.upgradeOffer !== null) {
-      this.holdFor = x;
-      return { body: length > 0 ? 'sized' : 'none', length, then: 'divert' };
-    }
-    if (summary.chunked) return { body: 'chunked', length: 0, then: 'next' };
-    return { body: length > 0 ? 'sized' : 'none', length, then: 'next' };
+    return x;
   }
 
   private requestEnded(message: MessageProgress, cause: LossCause | null): void {
@@ -229,6 +271,8 @@ export class Http1Connection implements StreamHandler, ReaderSink {
     const head = message.head!;
     const status = head.status;
     const interim = status >= 100 && status < 200 && status !== 101;
+    // No request awaits, but one's head is unfinished: answered, the rest of that head is not coming.
+    if (this.awaitingResponse.length === 0) this.readers[0].cutUnfinishedHead();
     const awaited: PendingExchange | null | undefined = this.awaitingResponse[0];
     const x = awaited ?? null;
     this.responseTarget = x;

@@ -31,6 +31,8 @@ export interface HeadDecision {
 }
 
 export type LossCause = 'gap' | 'error' | 'end';
+/** What cut a head short: a gap, the end of the direction, or the other side answering it ('answered'). */
+export type HeadCutCause = 'gap' | 'answered' | EndReason;
 
 export interface ReaderSink {
   head(dir: Direction, message: MessageProgress): HeadDecision;
@@ -38,6 +40,11 @@ export interface ReaderSink {
   complete(dir: Direction, message: MessageProgress): void;
   /** A message whose head was delivered will never complete. */
   aborted(dir: Direction, message: MessageProgress, cause: LossCause): void;
+  /**
+   * A message whose start line was read will never finish its head: `message.head` holds the start
+   * line and the header fields read so far (no `head` call came for it).
+   */
+  headCut(dir: Direction, message: MessageProgress, cause: HeadCutCause): void;
   /** The start of a message was lost: cut by a gap or the end, unparseable, or inside a gap between messages. */
   lost(dir: Direction, cause: LossCause): void;
   divertedData(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void;
@@ -165,6 +172,7 @@ export class DirectionReader {
           return;
         }
         if (msg?.head) this.abort(msg, 'gap', before);
+        else if (msg && this.cutHead(msg, 'gap', before)) return this.enterResync(true);
         else if (msg && !this.parser?.idle && this.speculative) this.skipped(before - msg.startPosition);
         else if (!this.speculative) this.sink.lost(this.dir, 'gap');
         return this.enterResync(true);
@@ -185,7 +193,7 @@ export class DirectionReader {
           this.parser.finish();
         } else if (msg?.head) {
           this.abort(msg, 'end', this.position);
-        } else if (msg && !this.parser?.idle) {
+        } else if (msg && !this.parser?.idle && !this.cutHead(msg, reason, this.position)) {
           if (this.speculative) {
             this.skipped(this.position - msg.startPosition);
           } else {
@@ -201,6 +209,18 @@ export class DirectionReader {
     this.mode = 'ended';
     this.current = null;
     this.parser = null;
+  }
+
+  /**
+   * The other side answered while this head was still unfinished, so its rest will not come (lost from
+   * the capture, or the peer did not wait for it): hand it on as a cut head and look for the next
+   * message. False, changing nothing, unless a head is in progress whose start line was read.
+   */
+  cutUnfinishedHead(): boolean {
+    const msg = this.current;
+    if (this.mode !== 'parse' || !msg || msg.head || !this.cutHead(msg, 'answered', this.position)) return false;
+    this.enterResync(false);
+    return true;
   }
 
   /** Stop reading messages: from now on everything goes to the sink's diverted* methods. */
@@ -323,6 +343,18 @@ export class DirectionReader {
     this.decision = null;
     this.bodyRemaining = 0;
     this.sink.aborted(this.dir, msg, cause);
+  }
+
+  /** A head that will never end: handed on when its start line was read (true), else left as it is. */
+  private cutHead(msg: MessageProgress, cause: HeadCutCause, endPosition: number): boolean {
+    const head = this.parser?.unfinishedHead ?? null;
+    if (!head) return false;
+    msg.head = head;
+    msg.wireBytes = endPosition - msg.startPosition;
+    this.current = null;
+    this.counters.add('http.incomplete-heads');
+    this.sink.headCut(this.dir, msg, cause);
+    return true;
   }
 
   private failParse(buf: Uint8Array, errorAt: number, executedFrom: number): number {

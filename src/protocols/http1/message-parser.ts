@@ -7,8 +7,9 @@ import { readCleanHead } from './clean-head.js';
  *
  * The typings of http-parser-js 0.5.x do not declare the fields below; they are used here and only
  * here: `offset` (the parser's position in the current chunk: where a message ended or an error was
- * hit), `state`/`line` (is the parser between messages?), `headerSize`/`maxHeaderSize` (kept as the
- * parser would when a head is read without it, clean-head.ts) and `consumeLine`, replaced per instance to
+ * hit), `state`/`line` (is the parser between messages?), `info` (the start line and fields read so
+ * far, for a head that never ends), `headerSize`/`maxHeaderSize` (kept as the parser would when a head
+ * is read without it, clean-head.ts) and `consumeLine`, replaced per instance to
  * decode as latin1 — the library decodes with the module-wide `HTTPParser.encoding` ('ascii', which
  * clears the high bit and so destroys UTF-8), and changing that static would change it for everyone.
  */
@@ -20,6 +21,7 @@ interface ParserInternals {
   chunk: Buffer | null;
   line: string;
   state: string;
+  info: HeadInfo;
   consumeLine(): string | undefined;
 }
 
@@ -106,15 +108,7 @@ export class MessageParser {
         this.headReported = false;
         return 0; // what the fast path's head() answered: 'parse-body'
       }
-      const head: ParsedHead = {
-        method: kind === 'request' ? (HTTPParser.methods[info.method] ?? '') : '',
-        target: info.url ?? '',
-        status: kind === 'response' ? info.statusCode : 0,
-        reason: info.statusMessage ?? '',
-        version: `${info.versionMajor}.${info.versionMinor}`,
-        rawHeaders: info.headers,
-      };
-      return events.head(head, parser.offset) === 'stop' ? SKIP_BODY_AND_PAUSE : 0;
+      return events.head(headOf(kind, info), parser.offset) === 'stop' ? SKIP_BODY_AND_PAUSE : 0;
     };
     parser[HTTPParser.kOnBody] = (_chunk, _offset, length) => events.body(length);
     parser[HTTPParser.kOnHeaders] = (trailers) => events.trailers(trailers);
@@ -172,8 +166,28 @@ export class MessageParser {
     return (this.parser.state === 'REQUEST_LINE' || this.parser.state === 'RESPONSE_LINE') && this.parser.line === '';
   }
 
+  /**
+   * A head whose start line was read (complete and well-formed) but whose end was not: the start line
+   * and the header fields whose lines ended. Null otherwise (between messages, inside a start line,
+   * after the head).
+   */
+  get unfinishedHead(): ParsedHead | null {
+    return this.parser.state === 'HEADER' ? headOf(this.kind, this.parser.info) : null;
+  }
+
   /** Reading a body that only the end of the connection delimits. */
   get readingUntilClose(): boolean {
     return this.parser.state === 'BODY_RAW';
   }
+}
+
+function headOf(kind: 'request' | 'response', info: HeadInfo): ParsedHead {
+  return {
+    method: kind === 'request' ? (HTTPParser.methods[info.method] ?? '') : '',
+    target: info.url ?? '',
+    status: kind === 'response' ? info.statusCode : 0,
+    reason: info.statusMessage ?? '',
+    version: `${info.versionMajor}.${info.versionMinor}`,
+    rawHeaders: info.headers,
+  };
 }
