@@ -1,10 +1,11 @@
 // The fixture writer is only worth trusting if Wireshark's tools read its files the same way.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { missingTools } from './lib/tshark.js';
 import {
   type FixtureInterface,
   type FixturePacket,
@@ -14,9 +15,8 @@ import {
   writePcapng,
 } from './lib/capture-writer.js';
 
-const hasTool = (tool: string) => spawnSync(tool, ['-v'], { stdio: 'ignore' }).status === 0;
-const skipTshark = hasTool('tshark') ? false : 'tshark not installed';
-const skipCapinfos = hasTool('capinfos') ? false : 'capinfos not installed';
+const skipTshark = missingTools('tshark');
+const skipCapinfos = missingTools('capinfos');
 
 function packets(count: number, interfaces: number): FixturePacket[] {
   return Array.from({ length: count }, (_, i) => {

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { hasTool } from './lib/tools.js';
+import { missingTools } from './lib/tshark.js';
 
 const CAPTURE = '../shared/corpus/shop-concurrent.pcap';
 const ORDERS = '127.0.0.3';
@@ -42,7 +42,7 @@ const attr = (s: JsonSpan, key: string): unknown => {
   return v ? Object.values(v)[0] : undefined;
 };
 
-describe('multi-host OTLP export', { skip: hasTool('tshark') ? false : 'tshark not installed (needed to split the capture)' }, () => {
+describe('multi-host OTLP export', { skip: missingTools('tshark') }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'wirespan-multihost-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
