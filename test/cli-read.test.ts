@@ -94,6 +94,16 @@ describe('wirespan read', () => {
     assert.match(String(r.stderr), /Service map/);
   });
 
+  it('a reader that stops early (`| head -1`) ends it quietly with 141, as SIGPIPE ends tcpdump or tshark', () => {
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" bin/wirespan.js read ${DEMO} --exchanges - --no-report | head -1; echo "exit=$?"`], {
+      encoding: 'utf8',
+    });
+    const [first, status] = String(r.stdout).trim().split('\n');
+    assert.match(JSON.parse(first!).protocol, /^(http|grpc|mysql)$/, 'the first record came through');
+    assert.equal(status, 'exit=141', 'the status a pipeline expects of a writer whose reader left');
+    assert.equal(String(r.stderr), '', 'no stack trace, no message');
+  });
+
   it('bad input: one line, exit 2', () => {
     const text = join(dir, 'not-a-capture.txt');
     writeFileSync(text, 'GET / HTTP/1.1\r\n\r\n');
