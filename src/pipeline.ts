@@ -25,8 +25,10 @@ export interface PipelineOptions {
   requestIdHeaders?: string[];
   /** `--names`: ip, ip:port or CIDR → service name. */
   names?: Record<string, string>;
-  /** Correlator linger in packet time (µs). */
+  /** Most packet time (µs) an exchange waits for its parent to be reported. Default 30 s. */
   lingerUs?: number;
+  /** Least packet time (µs) an exchange waits after its end before it is decided. Default 1 s. */
+  settleUs?: number;
   idleTimeoutUs?: number;
   maxBufferedBytesPerConnection?: number;
   maxBufferedBytesTotal?: number;
@@ -50,6 +52,7 @@ export class Pipeline {
   private readonly decoder: PacketDecoder;
   private readonly assembler: TcpAssembler;
   private readonly correlator: Correlator;
+  private readonly dispatcher: ProtocolDispatcher | null;
   private readonly flows: FlowRecord[] = [];
   private readonly totals: CaptureTotals = {
     packets: 0,
@@ -91,9 +94,10 @@ export class Pipeline {
       namer,
       extractor: new TraceContextExtractor({ counters, requestIdHeaders: opts.requestIdHeaders }),
       lingerUs: opts.lingerUs,
+      settleUs: opts.settleUs,
       onTrace: (tree) => this.traceDone(tree),
     });
-    const factory: StreamFactory =
+    this.dispatcher =
       opts.analyzers.length > 0
         ? new ProtocolDispatcher({
             analyzers: opts.analyzers,
@@ -104,7 +108,8 @@ export class Pipeline {
               this.correlator.add(x);
             },
           })
-        : { open: () => IGNORE_STREAM };
+        : null;
+    const factory: StreamFactory = this.dispatcher ?? { open: () => IGNORE_STREAM };
     const serverPorts = new Set<number>();
     for (const a of opts.analyzers) for (const p of a.defaultPorts) serverPorts.add(p);
     for (const p of opts.portHints?.keys() ?? []) serverPorts.add(p);
@@ -140,7 +145,7 @@ export class Pipeline {
     if (p.ts > this.lastTs) this.lastTs = p.ts;
     if (p.ts - this.lastAdvance >= ADVANCE_EVERY_US) {
       this.lastAdvance = p.ts;
-      this.correlator.advance(p.ts);
+      this.correlator.advance(p.ts, this.oldestInFlightUs());
     }
   }
 
@@ -149,7 +154,15 @@ export class Pipeline {
    * `nowUs`; the correlator may decide what has lingered long enough, so output does not stall.
    */
   tick(nowUs: number): void {
-    if (nowUs > this.lastTs) this.correlator.advance(nowUs);
+    if (nowUs > this.lastTs) this.correlator.advance(nowUs, this.oldestInFlightUs());
+  }
+
+  /**
+   * Start of the oldest exchange begun and not reported yet. Bytes still waiting behind a TCP hole
+   * need no watch: what they begin starts when they are delivered (docs/formats.md), after now.
+   */
+  private oldestInFlightUs(): number {
+    return this.dispatcher === null ? Infinity : this.dispatcher.oldestInFlightUs();
   }
 
   /** End of input: flush connections, decide every pending exchange, emit the last traces. */

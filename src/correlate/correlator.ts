@@ -13,11 +13,17 @@ export interface CorrelatorOptions {
   extractor: TraceContextExtractor;
   namer: ServiceNamer;
   /**
-   * Packet time an exchange waits after its end for the exchange that caused it (its parent ends
+   * Most packet time an exchange waits after its end for the exchange that caused it (its parent ends
    * later and is only reported then). Longer catches slower parents; shorter emits sooner and holds
    * less. Default 30 s.
    */
   lingerUs?: number;
+  /**
+   * Least packet time an exchange waits after its end, even when `advance` says nothing that could
+   * be its parent is in flight: room for what no stage reports yet (a protocol frame or packet
+   * read in part). Default 1 s.
+   */
+  settleUs?: number;
   /** Slack when testing that a call lies inside its parent's window (clock steps, merged files). Default 1 ms. */
   toleranceUs?: number;
   /** A finished trace: every span in it, as a tree. */
@@ -32,22 +38,28 @@ export interface CorrelatorOptions {
  * trace id, else the same request id; a call without ids is linked by timing, the calls competing for
  * the same possible parents being assigned together in arrival order.
  *
- * Exchanges are held in packet time: an exchange is decided `linger` after its end (its parent, which
- * ends later, has been reported by then); calls competing with it for parents may be decided with it.
- * A trace is emitted when its root's turn comes. Memory is bounded by what happens within the linger
- * window.
+ * Exchanges are held in packet time and decided in the order they ended: an exchange is decided once
+ * every exchange that began before it (a possible parent, or a call competing with it for parents)
+ * has been reported, as the stages say through `advance`, and at least `settle` after its end; at the
+ * latest `linger` after its end. A trace is emitted when its root's turn comes. Memory is bounded by
+ * the exchanges that end while the oldest one in flight runs, at most by the linger window.
  */
 export class Correlator {
   private readonly lingerUs: number;
+  private readonly settleUs: number;
+  private readonly toleranceUs: number;
   private readonly linker: ParentLinker;
   private readonly pending = new MinHeap<LinkNode>();
   /** Every exchange added and not yet emitted. */
   private readonly unemitted = new Set<LinkNode>();
-  private watermark = -Infinity;
+  /** Exchanges that ended up to here have been decided. */
+  private horizon = -Infinity;
 
   constructor(private readonly opts: CorrelatorOptions) {
     this.lingerUs = opts.lingerUs ?? 30_000_000;
-    this.linker = new ParentLinker({ counters: opts.counters, toleranceUs: opts.toleranceUs ?? 1000 });
+    this.settleUs = Math.min(opts.settleUs ?? 1_000_000, this.lingerUs);
+    this.toleranceUs = opts.toleranceUs ?? 1000;
+    this.linker = new ParentLinker({ counters: opts.counters, toleranceUs: this.toleranceUs });
   }
 
   add(x: Exchange): void {
@@ -78,11 +90,18 @@ export class Correlator {
     this.opts.counters.add(`correlate.exchanges.${x.protocol}`);
   }
 
-  /** Packet time has reached `ts`: decide and emit what can no longer change. */
-  advance(ts: number): void {
-    if (ts <= this.watermark) return;
-    this.watermark = ts;
-    this.drain(ts - this.lingerUs);
+  /**
+   * Packet time has reached `ts`, and every exchange not reported yet began at `oldestInFlightUs` or
+   * later (-Infinity: unknown): decide and emit what can no longer change.
+   */
+  advance(ts: number, oldestInFlightUs = -Infinity): void {
+    // An exchange that ended before `reported` has every possible parent (which began before it, within
+    // the tolerance) reported already; so have the calls competing with it.
+    const reported = oldestInFlightUs - this.toleranceUs - 1;
+    const horizon = Math.max(ts - this.lingerUs, Math.min(ts - this.settleUs, reported));
+    if (horizon <= this.horizon) return;
+    this.horizon = horizon;
+    this.drain(horizon);
   }
 
   /** End of input: decide and emit everything. */

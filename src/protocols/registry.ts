@@ -1,6 +1,6 @@
 import type { Counters } from '../util/counters.js';
 import type { Direction, EndReason, Flow, StreamFactory, StreamHandler } from '../tcp/types.js';
-import type { AnalyzerContext, Exchange, ProtocolAnalyzer, ProtocolName } from './types.js';
+import type { AnalyzerContext, Exchange, ProtocolAnalyzer, ProtocolHandler, ProtocolName } from './types.js';
 
 export interface DispatcherOptions {
   analyzers: readonly ProtocolAnalyzer[];
@@ -23,22 +23,42 @@ export interface DispatcherOptions {
  */
 export class ProtocolDispatcher implements StreamFactory {
   private readonly byName = new Map<ProtocolName, ProtocolAnalyzer>();
+  /** Every connection not closed yet. */
+  private readonly live = new Set<DetectingHandler>();
 
   constructor(private readonly opts: DispatcherOptions) {
     for (const a of opts.analyzers) this.byName.set(a.name, a);
   }
 
   open(flow: Flow): StreamHandler {
+    const handler = new DetectingHandler(flow, this.candidatesFor(flow), this);
+    this.live.add(handler);
     const hinted = this.opts.portHints?.get(flow.server.port) ?? this.opts.portHints?.get(flow.client.port);
-    if (hinted) {
-      const analyzer = this.byName.get(hinted);
-      if (analyzer) {
-        if (this.opts.portHints?.get(flow.server.port) !== hinted) flow.swapRoles();
-        this.opts.counters.add(`protocols.connections.${analyzer.name}`);
-        return analyzer.open(this.contextFor(flow));
-      }
+    const analyzer = hinted ? this.byName.get(hinted) : undefined;
+    if (analyzer) {
+      if (this.opts.portHints?.get(flow.server.port) !== hinted) flow.swapRoles();
+      this.opts.counters.add(`protocols.connections.${analyzer.name}`);
+      handler.startWith(analyzer.open(this.contextFor(flow)));
     }
-    return new DetectingHandler(flow, this.candidatesFor(flow), this);
+    return handler;
+  }
+
+  /**
+   * Start (µs) of the oldest exchange begun on an open connection and not emitted yet; a connection
+   * whose protocol is still being detected counts from its first byte. Infinity when there is none.
+   */
+  oldestInFlightUs(): number {
+    let oldest = Infinity;
+    for (const handler of this.live) {
+      const since = handler.inFlightSinceUs();
+      if (since !== null && since < oldest) oldest = since;
+    }
+    return oldest;
+  }
+
+  /** @internal */
+  closed(handler: DetectingHandler): void {
+    this.live.delete(handler);
   }
 
   /** @internal */
@@ -80,14 +100,14 @@ type HeldEvent =
   | { kind: 'gap'; dir: Direction; lost: number; ts: number; offset: number }
   | { kind: 'end'; dir: Direction; reason: EndReason; ts: number };
 
-/** Holds a connection's first events until an analyzer recognises them. */
+/** Holds a connection's first events until an analyzer recognises them, then forwards to its handler. */
 class DetectingHandler implements StreamHandler {
   private readonly held: HeldEvent[] = [];
   /** Bytes of each direction since its last gap: what detection looks at. */
   private readonly sample: [Uint8Array[], Uint8Array[]] = [[], []];
   private readonly sampleBytes = [0, 0];
   private readonly rejected: [Set<ProtocolAnalyzer>, Set<ProtocolAnalyzer>] = [new Set(), new Set()];
-  private target: StreamHandler | null = null;
+  private target: ProtocolHandler | null = null;
   private givenUp = false;
 
   constructor(
@@ -122,8 +142,21 @@ class DetectingHandler implements StreamHandler {
   }
 
   close(ts: number): void {
+    this.dispatcher.closed(this);
     if (this.target) return this.target.close(ts);
     if (!this.givenUp && this.held.some((e) => e.kind === 'data')) this.giveUp();
+  }
+
+  /** Port hints: the protocol is known before any byte. */
+  startWith(target: ProtocolHandler): void {
+    this.target = target;
+  }
+
+  inFlightSinceUs(): number | null {
+    if (this.target) return this.target.oldestInFlightUs();
+    if (this.givenUp) return null;
+    for (const e of this.held) if (e.kind === 'data') return e.ts;
+    return null;
   }
 
   private detect(dir: Direction): void {

@@ -146,7 +146,17 @@ export interface AnalyzerContext {
    * the switch carries over (for http2: the `H2cUpgradeRequest` that becomes stream 1); it is handed
    * to the next analyzer's `openUpgraded`.
    */
-  switchProtocol(name: ProtocolName, upgrade?: unknown): StreamHandler | null;
+  switchProtocol(name: ProtocolName, upgrade?: unknown): ProtocolHandler | null;
+}
+
+/** A connection's handler as an analyzer opens it: the TCP events in, and what it is still reading. */
+export interface ProtocolHandler extends StreamHandler {
+  /**
+   * Start (packet time, µs) of the oldest exchange this connection has begun and not emitted yet:
+   * its first request byte was read. Null when nothing is in flight. The correlator decides a call
+   * early once nothing that started before it can still be reported (docs/design.md).
+   */
+  oldestInFlightUs(): number | null;
 }
 
 /** One protocol: content detection and a per-connection handler. Stateless; options via its constructor. */
@@ -161,10 +171,10 @@ export interface ProtocolAnalyzer {
   detect(first: Uint8Array, dir: Direction): Detection;
   /** True when `detect` said 'yes' for bytes that only a server would send in `dir` = client→server. */
   reversed?(first: Uint8Array, dir: Direction): boolean;
-  open(ctx: AnalyzerContext): StreamHandler;
+  open(ctx: AnalyzerContext): ProtocolHandler;
   /**
    * Like `open`, for a connection switched to this protocol by another analyzer that passed an
    * `upgrade` payload to `switchProtocol` (its shape is agreed between the two analyzers).
    */
-  openUpgraded?(ctx: AnalyzerContext, upgrade: unknown): StreamHandler;
+  openUpgraded?(ctx: AnalyzerContext, upgrade: unknown): ProtocolHandler;
 }

@@ -16,7 +16,7 @@
  *   RecordingHandler, whose received events tests can read back in `switched`).
  * - `feed` delivers a whole script in chunks (see `Delivery`), for "split anywhere" properties.
  */
-import type { AnalyzerContext, Exchange, ProtocolAnalyzer, ProtocolName } from '../../src/protocols/types.js';
+import type { AnalyzerContext, Exchange, ProtocolAnalyzer, ProtocolHandler, ProtocolName } from '../../src/protocols/types.js';
 import type { Direction, DirectionStats, EndReason, Endpoint, Flow, StreamHandler } from '../../src/tcp/types.js';
 import { Counters } from '../../src/util/counters.js';
 
@@ -29,7 +29,7 @@ export interface DriverOptions {
   baseSeq?: [number, number];
   connectionId?: number;
   /** What switchProtocol returns; default: a new RecordingHandler. */
-  switchTo?: (name: ProtocolName) => StreamHandler | null;
+  switchTo?: (name: ProtocolName) => ProtocolHandler | null;
   /** Poison lent buffers after each call (default true). */
   poison?: boolean;
 }
@@ -41,8 +41,12 @@ export type RecordedEvent =
   | { kind: 'close'; ts: number };
 
 /** A StreamHandler that records what it is given (bytes copied). */
-export class RecordingHandler implements StreamHandler {
+export class RecordingHandler implements ProtocolHandler {
   readonly events: RecordedEvent[] = [];
+
+  oldestInFlightUs(): number | null {
+    return null;
+  }
 
   data(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void {
     this.events.push({ kind: 'data', dir, bytes: Uint8Array.from(bytes), ts, offset });
@@ -107,7 +111,7 @@ export class HandlerDriver {
   /** Handlers returned by the default switchTo, in order. */
   readonly switched: RecordingHandler[] = [];
   readonly ctx: AnalyzerContext;
-  readonly handler: StreamHandler;
+  readonly handler: ProtocolHandler;
   private readonly offsets: [number, number] = [0, 0];
   private readonly baseSeq: [number, number];
   private readonly poison: boolean;
@@ -118,7 +122,7 @@ export class HandlerDriver {
     this.poison = options.poison ?? true;
     const switchTo =
       options.switchTo ??
-      ((): StreamHandler => {
+      ((): ProtocolHandler => {
         const h = new RecordingHandler();
         this.switched.push(h);
         return h;

@@ -1,7 +1,7 @@
 import { MysqlAnalyzer } from '../../src/protocols/mysql/index.js';
 import type { MysqlAnalyzerOptions } from '../../src/protocols/mysql/index.js';
-import type { AnalyzerContext, Exchange, ProtocolName } from '../../src/protocols/types.js';
-import type { Direction, EndReason, Flow, StreamHandler } from '../../src/tcp/types.js';
+import type { AnalyzerContext, Exchange, ProtocolHandler, ProtocolName } from '../../src/protocols/types.js';
+import type { Direction, EndReason, Flow } from '../../src/tcp/types.js';
 import { Counters } from '../../src/util/counters.js';
 
 /** One delivery to the handler: bytes of one direction at a time (µs), or a gap. */
@@ -46,7 +46,7 @@ export function drive(steps: Step[], options: MysqlAnalyzerOptions = {}): DriveR
     flow,
     counters,
     emit: (x) => exchanges.push(structuredClone(x)),
-    switchProtocol: (_name: ProtocolName): StreamHandler | null => null,
+    switchProtocol: (_name: ProtocolName): ProtocolHandler | null => null,
   };
   const handler = new MysqlAnalyzer(options).open(ctx);
   const offsets: [number, number] = [0, 0];

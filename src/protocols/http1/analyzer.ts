@@ -1,5 +1,5 @@
-import type { Direction, StreamHandler } from '../../tcp/types.js';
-import type { AnalyzerContext, Detection, ProtocolAnalyzer } from '../types.js';
+import type { Direction } from '../../tcp/types.js';
+import type { AnalyzerContext, Detection, ProtocolAnalyzer, ProtocolHandler } from '../types.js';
 import { Http1Connection } from './connection.js';
 import { DEFAULT_HEADER_LIMITS, type HeaderLimits } from './headers.js';
 import { sniff } from './start-line.js';
@@ -49,7 +49,7 @@ export class Http1Analyzer implements ProtocolAnalyzer {
       sniff(dir === 0 ? 'response' : 'request', first) === 'yes';
   }
 
-  open(ctx: AnalyzerContext): StreamHandler {
+  open(ctx: AnalyzerContext): ProtocolHandler {
     return new Http1Connection(ctx, { headerLimits: this.headerLimits, maxHeldBytes: this.maxHeldBytes });
   }
 }

@@ -1,5 +1,5 @@
 import type { Direction, EndReason, StreamHandler } from '../../tcp/types.js';
-import type { AnalyzerContext } from '../types.js';
+import type { AnalyzerContext, ProtocolHandler } from '../types.js';
 import {
   DirectionReader,
   type HeadCutCause,
@@ -40,7 +40,7 @@ const CUT_HEAD_NOTES: Record<HeadCutCause, string> = {
  * so pipelining pairs in order) into Exchanges, and hands the connection over after a switch
  * (`101` to `Upgrade: h2c` → the http2 analyzer; WebSocket, CONNECT tunnels → not analysed).
  */
-export class Http1Connection implements StreamHandler, ReaderSink {
+export class Http1Connection implements ProtocolHandler, ReaderSink {
   private readonly readers: [DirectionReader, DirectionReader];
   private readonly ended = [false, false];
   private closed = false;
@@ -64,7 +64,7 @@ export class Http1Connection implements StreamHandler, ReaderSink {
   private held: HeldEvent[] = [];
   private heldBytes = 0;
   /** After a switch: the next protocol's handler, or 'tunnel' when the bytes are not analysed. */
-  private next: StreamHandler | 'tunnel' | null = null;
+  private next: ProtocolHandler | 'tunnel' | null = null;
   /**
    * The Host and User-Agent of the last request: the requests of a connection nearly always repeat
    * them, and an exchange held by the correlator then shares one string instead of its own copy.
@@ -81,6 +81,12 @@ export class Http1Connection implements StreamHandler, ReaderSink {
       new DirectionReader(0, this, ctx.counters, certain),
       new DirectionReader(1, this, ctx.counters, certain),
     ];
+  }
+
+  oldestInFlightUs(): number | null {
+    const own = this.unemitted[0]?.startUs ?? this.readers[0].messageStartUs;
+    const after = this.next !== null && this.next !== 'tunnel' ? this.next.oldestInFlightUs() : null;
+    return own === null ? after : after === null ? own : Math.min(own, after);
   }
 
   // StreamHandler

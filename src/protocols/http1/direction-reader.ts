@@ -104,6 +104,11 @@ export class DirectionReader {
     };
   }
 
+  /** Time of the first byte of the message being read, while its head is not complete; else null. */
+  get messageStartUs(): number | null {
+    return this.current !== null && this.current.head === null ? this.current.startTs : null;
+  }
+
   get diverted(): boolean {
     return this.mode === 'diverted';
   }

@@ -1,6 +1,6 @@
-import type { Direction, StreamHandler } from '../../tcp/types.js';
+import type { Direction } from '../../tcp/types.js';
 import type { ProtoMessageDecoder } from '../grpc/proto-decoder.js';
-import type { AnalyzerContext, Detection, ProtocolAnalyzer } from '../types.js';
+import type { AnalyzerContext, Detection, ProtocolAnalyzer, ProtocolHandler } from '../types.js';
 import { type H2cUpgradeRequest, Http2Connection, type Http2ConnectionOptions } from './connection.js';
 import {
   CONNECTION_PREFACE,
@@ -63,7 +63,7 @@ export class Http2Analyzer implements ProtocolAnalyzer {
   }
 
   /** A handler for a connection switched from HTTP/1.1 by `Upgrade: h2c`; stream 1 answers `request`. */
-  openUpgraded(ctx: AnalyzerContext, request: H2cUpgradeRequest): StreamHandler {
+  openUpgraded(ctx: AnalyzerContext, request: H2cUpgradeRequest): ProtocolHandler {
     const connection = this.open(ctx);
     connection.acceptUpgrade(request);
     return connection;

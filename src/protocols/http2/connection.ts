@@ -12,7 +12,7 @@ import type { Direction, EndReason, Flow, StreamHandler } from '../../tcp/types.
 import type { Counters } from '../../util/counters.js';
 import { GrpcMessageFramer } from '../grpc/message-framer.js';
 import type { ProtoMessageDecoder } from '../grpc/proto-decoder.js';
-import type { AnalyzerContext, HeaderField } from '../types.js';
+import type { AnalyzerContext, HeaderField, ProtocolHandler } from '../types.js';
 import { type FrameInfo, FrameReader, type FrameSink } from './frame-reader.js';
 import { Flag, FrameType, SettingId, errorCodeName, readUint31, readUint32 } from './frames.js';
 import { type DecodedBlock, type DecodedField, HpackDecoder } from './hpack.js';
@@ -56,7 +56,7 @@ interface PendingBlock {
 
 const DIRECTION_NAMES = ['client-to-server', 'server-to-client'] as const;
 
-export class Http2Connection implements StreamHandler, FrameSink {
+export class Http2Connection implements ProtocolHandler, FrameSink {
   private readonly flow: Flow;
   private readonly counters: Counters;
   private readonly emitExchange: AnalyzerContext['emit'];
@@ -153,6 +153,15 @@ export class Http2Connection implements StreamHandler, FrameSink {
 
   end(_dir: Direction, _reason: EndReason, _ts: number): void {
     // Streams are flushed on close: the other direction may still deliver.
+  }
+
+  oldestInFlightUs(): number | null {
+    let oldest: number | null = null;
+    for (const s of this.streams.values()) {
+      const start = s.requestStartUs ?? s.firstSeenUs;
+      if (oldest === null || start < oldest) oldest = start;
+    }
+    return oldest;
   }
 
   close(ts: number): void {

@@ -1,5 +1,5 @@
-import type { Direction, StreamHandler } from '../../tcp/types.js';
-import type { AnalyzerContext, Detection, ProtocolAnalyzer } from '../types.js';
+import type { Direction } from '../../tcp/types.js';
+import type { AnalyzerContext, Detection, ProtocolAnalyzer, ProtocolHandler } from '../types.js';
 import { MysqlConnection, type MysqlAnalyzerOptions } from './connection.js';
 import { detectGreeting, detectMysql } from './detect.js';
 
@@ -27,7 +27,7 @@ export class MysqlAnalyzer implements ProtocolAnalyzer {
     return dir === 0 && detectGreeting(first) === 'yes';
   }
 
-  open(ctx: AnalyzerContext): StreamHandler {
+  open(ctx: AnalyzerContext): ProtocolHandler {
     return new MysqlConnection(ctx, this.maxSqlBytes);
   }
 }

@@ -1,5 +1,5 @@
-import type { AnalyzerContext, Exchange, MysqlRequestInfo } from '../types.js';
-import type { Direction, EndReason, StreamHandler } from '../../tcp/types.js';
+import type { AnalyzerContext, Exchange, MysqlRequestInfo, ProtocolHandler } from '../types.js';
+import type { Direction, EndReason } from '../../tcp/types.js';
 import {
   CLIENT_COMPRESS,
   CLIENT_DEPRECATE_EOF,
@@ -79,7 +79,7 @@ interface DirectionState {
 }
 
 /** One MySQL connection: login, then one exchange per command. */
-export class MysqlConnection implements StreamHandler {
+export class MysqlConnection implements ProtocolHandler {
   private phase: Phase = 'start';
   private readonly directions: [DirectionState, DirectionState];
   /** Negotiated capabilities; null when the login was not captured. */
@@ -101,6 +101,10 @@ export class MysqlConnection implements StreamHandler {
       { framer: new PacketFramer(maxSqlBytes + QUERY_ATTRIBUTE_ALLOWANCE), deframer: null, synced: false },
       { framer: new PacketFramer(RESPONSE_KEEP_BYTES), deframer: null, synced: false },
     ];
+  }
+
+  oldestInFlightUs(): number | null {
+    return this.pending[0]?.startUs ?? null;
   }
 
   data(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void {

@@ -1,0 +1,156 @@
+// The correlator decides a call as soon as nothing that began before it can still be reported, not a
+// fixed linger later: traces come out about a second after they end, while a request that is still
+// running (its head read or still arriving) holds back the calls that ended after it began.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { CapturedPacket } from '../src/capture/types.js';
+import type { SpanNode, TraceTree } from '../src/correlate/types.js';
+import { Pipeline } from '../src/pipeline.js';
+import { createAnalyzers } from '../src/protocols/index.js';
+import { captured, tcpPacket } from './lib/frames.js';
+
+const T0 = 1_700_000_000_000_000;
+const SEC = 1_000_000;
+const SYN = 0x02;
+const ACK = 0x10;
+const PSH_ACK = 0x18;
+const FIN_ACK = 0x11;
+
+const CLIENT = '10.1.0.1';
+const GATEWAY = '10.1.0.2';
+const ORDERS = '10.1.0.3';
+const OTHER = '10.1.0.9';
+
+interface Exchange {
+  client: string;
+  cport: number;
+  server: string;
+  path: string;
+  /** Seconds after T0. */
+  start: number;
+  end: number;
+}
+
+/** One HTTP/1.1 connection carrying one exchange, every packet at its own time. */
+function connection(x: Exchange): CapturedPacket[] {
+  const request = `GET ${x.path} HTTP/1.1\r\nHost: ${x.server}\r\n\r\n`;
+  const response = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+  const at = (s: number): number => T0 + Math.round(s * SEC);
+  const c = { src: x.client, dst: x.server, sport: x.cport, dport: 80 };
+  const s = { src: x.server, dst: x.client, sport: 80, dport: x.cport };
+  const packets: [number, ReturnType<typeof tcpPacket>][] = [
+    [at(x.start) - 200, tcpPacket({ ...c, seq: 1000, flags: SYN })],
+    [at(x.start) - 100, tcpPacket({ ...s, seq: 5000, ack: 1001, flags: SYN | ACK })],
+    [at(x.start) - 50, tcpPacket({ ...c, seq: 1001, ack: 5001, flags: ACK })],
+    [at(x.start), tcpPacket({ ...c, seq: 1001, ack: 5001, flags: PSH_ACK, payload: request })],
+    [at(x.end), tcpPacket({ ...s, seq: 5001, ack: 1001 + request.length, flags: PSH_ACK, payload: response })],
+    [at(x.end) + 50, tcpPacket({ ...c, seq: 1001 + request.length, ack: 5001 + response.length, flags: FIN_ACK })],
+    [at(x.end) + 100, tcpPacket({ ...s, seq: 5001 + response.length, ack: 1002 + request.length, flags: FIN_ACK })],
+  ];
+  return packets.map(([ts, p]) => captured(p.data, p.linkType, ts));
+}
+
+/** A quiet connection with one small packet per second, so packet time keeps moving. */
+function ticks(from: number, to: number): CapturedPacket[] {
+  const out: CapturedPacket[] = [];
+  for (let t = from; t <= to; t += 0.5) {
+    const p = tcpPacket({ src: '10.9.9.1', dst: '10.9.9.2', sport: 40000, dport: 9, seq: 1, ack: 1, flags: ACK });
+    out.push(captured(p.data, p.linkType, T0 + Math.round(t * SEC)));
+  }
+  return out;
+}
+
+interface Emitted {
+  /** Packet time (s after T0) of the last packet fed when the trace came out; null: at finish(). */
+  at: number | null;
+  tree: TraceTree;
+}
+
+function run(packets: CapturedPacket[], settleUs?: number): Emitted[] {
+  const emitted: Emitted[] = [];
+  let now: number | null = null;
+  const pipeline = new Pipeline({ analyzers: createAnalyzers({}), settleUs, onTrace: (tree) => emitted.push({ at: now, tree }) });
+  for (const p of [...packets].sort((a, b) => a.ts - b.ts)) {
+    now = (p.ts - T0) / SEC;
+    pipeline.packet(p);
+  }
+  now = null;
+  pipeline.finish();
+  return emitted;
+}
+
+const paths = (node: SpanNode): unknown => ({
+  path: (node.span.request as { path: string }).path,
+  children: node.children.map(paths),
+});
+const find = (emitted: Emitted[], path: string): Emitted => {
+  const hit = emitted.find((e) => (e.tree.root.span.request as { path: string }).path === path);
+  assert.ok(hit, `a trace rooted at ${path}`);
+  return hit;
+};
+
+describe('correlator: decided once nothing earlier is in flight', () => {
+  it('a quick trace comes out about a second after it ends, long before the 30 s linger', () => {
+    const emitted = run([...connection({ client: CLIENT, cport: 41000, server: GATEWAY, path: '/quick', start: 1, end: 1.2 }), ...ticks(0, 40)]);
+    const quick = find(emitted, '/quick');
+    assert.ok(quick.at !== null && quick.at >= 2.2 && quick.at <= 2.5, `out at ${quick.at} s (ends at 1.2 s, settle 1 s)`);
+  });
+
+  it('a call stays held while the request that made it runs (20 s), then joins it', () => {
+    const emitted = run([
+      // client → gateway runs 20 s; the gateway's call to orders, made meanwhile, waits for it.
+      ...connection({ client: CLIENT, cport: 41000, server: GATEWAY, path: '/slow', start: 1, end: 21 }),
+      ...connection({ client: GATEWAY, cport: 42000, server: ORDERS, path: '/orders/1', start: 2, end: 2.1 }),
+      ...connection({ client: CLIENT, cport: 41001, server: OTHER, path: '/other', start: 3, end: 3.1 }),
+      ...ticks(0, 60),
+    ]);
+    const slow = find(emitted, '/slow');
+    assert.deepEqual(paths(slow.tree.root), { path: '/slow', children: [{ path: '/orders/1', children: [] }] });
+    assert.equal(slow.tree.root.children[0]!.span.link, 'timing');
+    assert.ok(slow.at !== null && slow.at >= 22 && slow.at <= 22.5, `slow trace out at ${slow.at} s`);
+    // The unrelated exchange began after the slow request: it waits for it like every later one.
+    assert.ok(find(emitted, '/other').at! >= 21);
+    assert.equal(emitted.length, 2);
+  });
+
+  it('the linger still bounds the wait: a parent running longer than 30 s leaves its call a root', () => {
+    const emitted = run([
+      ...connection({ client: CLIENT, cport: 41000, server: GATEWAY, path: '/hung', start: 1, end: 40 }),
+      ...connection({ client: GATEWAY, cport: 42000, server: ORDERS, path: '/orders/2', start: 2, end: 2.1 }),
+      ...ticks(0, 80),
+    ]);
+    const call = find(emitted, '/orders/2');
+    assert.ok(call.at !== null && call.at >= 32 && call.at < 33, `call decided at the linger: ${call.at} s`);
+    assert.equal(call.tree.root.children.length, 0);
+  });
+
+  it('a request whose head is still arriving (a slow client) holds calls back from its first byte', () => {
+    // The head's first line comes at 1 s, the rest at 4 s: the exchange starts at 1 s, and until 4 s
+    // only the HTTP reader knows it has begun.
+    const line = 'GET /late HTTP/1.1\r\n';
+    const rest = `Host: ${GATEWAY}\r\n\r\n`;
+    const response = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    const at = (s: number): number => T0 + Math.round(s * SEC);
+    const c = { src: CLIENT, dst: GATEWAY, sport: 41000, dport: 80 };
+    const s = { src: GATEWAY, dst: CLIENT, sport: 80, dport: 41000 };
+    const len = line.length + rest.length;
+    const parent = [
+      [at(0.9), tcpPacket({ ...c, seq: 1000, flags: SYN })],
+      [at(0.95), tcpPacket({ ...s, seq: 5000, ack: 1001, flags: SYN | ACK })],
+      [at(0.97), tcpPacket({ ...c, seq: 1001, ack: 5001, flags: ACK })],
+      [at(1), tcpPacket({ ...c, seq: 1001, ack: 5001, flags: PSH_ACK, payload: line })],
+      [at(4), tcpPacket({ ...c, seq: 1001 + line.length, ack: 5001, flags: PSH_ACK, payload: rest })],
+      [at(5), tcpPacket({ ...s, seq: 5001, ack: 1001 + len, flags: PSH_ACK, payload: response })],
+      [at(5.1), tcpPacket({ ...c, seq: 1001 + len, ack: 5001 + response.length, flags: FIN_ACK })],
+      [at(5.2), tcpPacket({ ...s, seq: 5001 + response.length, ack: 1002 + len, flags: FIN_ACK })],
+    ] as const;
+    const emitted = run([
+      ...parent.map(([ts, p]) => captured(p.data, p.linkType, ts)),
+      ...connection({ client: GATEWAY, cport: 42000, server: ORDERS, path: '/orders/3', start: 1.5, end: 1.6 }),
+      ...ticks(0, 40),
+    ]);
+    const late = find(emitted, '/late');
+    assert.deepEqual(paths(late.tree.root), { path: '/late', children: [{ path: '/orders/3', children: [] }] });
+    assert.equal(emitted.length, 1);
+  });
+});
