@@ -32,7 +32,7 @@ interface Received {
 
 /** A local OTLP/HTTP receiver answering with `answer(n)` to its n-th request (from 0). */
 async function receiver(
-  answer: (n: number) => { status: number; headers?: Record<string, string> } | 'hang',
+  answer: (n: number) => { status: number; headers?: Record<string, string>; body?: Buffer | string } | 'hang',
 ): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = [];
   const server = http.createServer((req, res) => {
@@ -44,7 +44,7 @@ async function receiver(
       const reply = answer(received.length);
       received.push({ at: performance.now(), url: req.url ?? '', headers: req.headers, body });
       if (reply === 'hang') return;
-      res.writeHead(reply.status, reply.headers).end(reply.status === 200 ? '' : 'busy');
+      res.writeHead(reply.status, reply.headers).end(reply.body ?? (reply.status === 200 ? '' : 'busy'));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -83,7 +83,7 @@ test('503, 503, then 200: every span arrives exactly once, gzip+protobuf to /v1/
     });
     for (const r of records) exporter.add(r);
     const summary = await exporter.shutdown();
-    assert.deepEqual(summary, { exportedSpans: records.length * 2, failedSpans: 0, errors: [] });
+    assert.deepEqual(summary, { exportedSpans: records.length * 2, failedSpans: 0, errors: [], warnings: [] });
     assert.equal(rx.received.length, 3);
     for (const req of rx.received) {
       assert.equal(req.url, '/v1/traces');
@@ -239,7 +239,7 @@ test('files: JSON lines and length-delimited protobuf, one request per batch, as
     for (const name of ['traces.jsonl', 'traces.pb']) {
       const exporter = createOtlpExporter({ target: join(dir, name), maxBatchSize: 3 });
       for (const r of records) exporter.add(r);
-      assert.deepEqual(await exporter.shutdown(), { exportedSpans: records.length * 2, failedSpans: 0, errors: [] });
+      assert.deepEqual(await exporter.shutdown(), { exportedSpans: records.length * 2, failedSpans: 0, errors: [], warnings: [] });
     }
     const lines = (await readFile(join(dir, 'traces.jsonl'), 'utf8')).split('\n');
     assert.equal(lines.pop(), '', 'the file ends with a newline');
@@ -296,7 +296,7 @@ test('exporter: a full queue fails the overflow, counted; whenReady waits for ro
   await readiness;
   const summary = await exporter.shutdown();
   assert.deepEqual(sent, [1, 2, 3]);
-  assert.deepEqual(summary, { exportedSpans: 3, failedSpans: 2, errors: ['export queue full (2 batches)'] });
+  assert.deepEqual(summary, { exportedSpans: 3, failedSpans: 2, errors: ['export queue full (2 batches)'], warnings: [] });
   exporter.add(6);
   assert.equal(exporter.summary().failedSpans, 3, 'a record after shutdown counts as failed');
 });
@@ -359,5 +359,64 @@ test('exporter: a transport that throws fails its batch with the reason, the pro
   const encoder: BatchEncoder<number> = { encode: (items) => ({ body: new Uint8Array(items), spans: items.length * 2 }) };
   const exporter = new BatchingSpanExporter(encoder, transport, { maxBatchSize: 2, maxDelayMs: 1 });
   for (let i = 0; i < 3; i++) exporter.add(i);
-  assert.deepEqual(await exporter.shutdown(), { exportedSpans: 0, failedSpans: 6, errors: ['socket exploded (2 batches)'] });
+  assert.deepEqual(await exporter.shutdown(), { exportedSpans: 0, failedSpans: 6, errors: ['socket exploded (2 batches)'], warnings: [] });
+});
+
+/**
+ * ExportTraceServiceResponse { partial_success (1) { rejected_spans (1, int64), error_message (2) } },
+ * written byte by byte from opentelemetry-proto's field numbers, not with wirespan's schema.
+ */
+function partialSuccessProtobuf(rejected: number, message: string): Buffer {
+  const text = Buffer.from(message, 'utf8');
+  const inner = Buffer.concat([Buffer.from([0x08, rejected]), Buffer.from([0x12, text.length]), text]);
+  return Buffer.concat([Buffer.from([0x0a, inner.length]), inner]);
+}
+
+test('partial success (protobuf): the spans the receiver rejected are counted undelivered, with its message', async () => {
+  const rx = await receiver((n) => ({ status: 200, body: n === 0 ? partialSuccessProtobuf(3, 'spans too old') : Buffer.alloc(0) }));
+  try {
+    const records = Array.from({ length: 10 }, (_, i) => makeRecord({ n: i + 1 }));
+    const exporter = createOtlpExporter({ target: rx.url, http: FAST_RETRY, maxBatchSize: 5, maxInFlight: 1 });
+    for (const r of records) exporter.add(r);
+    const summary = await exporter.shutdown();
+    assert.equal(rx.received.length, 2);
+    assert.deepEqual(summary, { exportedSpans: 17, failedSpans: 3, errors: ['rejected by the receiver: spans too old'], warnings: [] });
+  } finally {
+    await rx.close();
+  }
+});
+
+test('partial success (JSON): int64 as a string; nothing rejected but a message is a warning, not a failure', async () => {
+  const answers = [
+    JSON.stringify({ partialSuccess: { rejectedSpans: '2', errorMessage: 'quota' } }),
+    JSON.stringify({ partialSuccess: { errorMessage: 'attribute values truncated' } }),
+    '{}',
+  ];
+  const rx = await receiver((n) => ({ status: 200, headers: { 'content-type': 'application/json' }, body: answers[n] ?? '' }));
+  try {
+    const records = Array.from({ length: 6 }, (_, i) => makeRecord({ n: i + 1 }));
+    const exporter = createOtlpExporter({ target: rx.url, format: 'json', http: FAST_RETRY, maxBatchSize: 2, maxInFlight: 1 });
+    for (const r of records) exporter.add(r);
+    const summary = await exporter.shutdown();
+    assert.equal(rx.received.length, 3);
+    assert.deepEqual(summary, {
+      exportedSpans: 10,
+      failedSpans: 2,
+      errors: ['rejected by the receiver: quota'],
+      warnings: ['receiver warning: attribute values truncated'],
+    });
+  } finally {
+    await rx.close();
+  }
+});
+
+test('a 200 whose body is not a response message counts as accepted (the status is the receiver\'s word)', async () => {
+  const rx = await receiver(() => ({ status: 200, body: 'ok' }));
+  try {
+    const exporter = createOtlpExporter({ target: rx.url, format: 'json', http: FAST_RETRY });
+    exporter.add(makeRecord({ n: 1 }));
+    assert.deepEqual(await exporter.shutdown(), { exportedSpans: 2, failedSpans: 0, errors: [], warnings: [] });
+  } finally {
+    await rx.close();
+  }
 });

@@ -131,7 +131,7 @@ test('Zipkin file: one JSON array of every span, across batches; an empty run wr
     const records = sampleTrace();
     const exporter = createZipkinExporter({ target: join(dir, 'spans.json'), maxBatchSize: 3 });
     for (const r of records) exporter.add(r);
-    assert.deepEqual(await exporter.shutdown(), { exportedSpans: 16, failedSpans: 0, errors: [] });
+    assert.deepEqual(await exporter.shutdown(), { exportedSpans: 16, failedSpans: 0, errors: [], warnings: [] });
     const spans = JSON.parse(await readFile(join(dir, 'spans.json'), 'utf8')) as ZipkinSpan[];
     assert.deepEqual(spans, toZipkinSpans(records));
 
@@ -167,7 +167,7 @@ test('Zipkin POST: /api/v2/spans, JSON, gzip, retried on 503, each span once', a
     });
     const records = sampleTrace();
     for (const r of records) exporter.add(r);
-    assert.deepEqual(await exporter.shutdown(), { exportedSpans: 16, failedSpans: 0, errors: [] });
+    assert.deepEqual(await exporter.shutdown(), { exportedSpans: 16, failedSpans: 0, errors: [], warnings: [] });
     assert.equal(requests, 3);
     assert.ok(bodies.every((b) => b.url === '/api/v2/spans' && b.type === 'application/json'));
     assert.deepEqual(bodies.flatMap((b) => b.spans), toZipkinSpans(records));

@@ -6,9 +6,16 @@ import { gzip } from 'node:zlib';
 
 const gzipAsync = promisify(gzip);
 
+/** What a receiver that answered 2xx says it did not accept after all (OTLP partial success). */
+export interface PartialAcceptance {
+  /** Spans of the batch it rejected (0: all accepted, `message` is a warning). */
+  rejected: number;
+  message: string;
+}
+
 /** The outcome of delivering one batch. */
 export type ExportResult =
-  | { ok: true; attempts: number }
+  | { ok: true; attempts: number; partial?: PartialAcceptance }
   | { ok: false; retryable: boolean; error: string; attempts: number };
 
 /** Bytes → destination. One batch per `send`; `close` after the last one. */
@@ -92,11 +99,19 @@ export interface HttpTransportOptions {
   maxRetryAfterMs?: number;
   /** For tests: the random source of the jitter. */
   random?: () => number;
+  /**
+   * Reads the body of a 2xx answer: null when everything was accepted (an empty or unreadable body
+   * counts as that, the status being the receiver's word), else what it rejected.
+   */
+  readAccepted?: (body: Buffer) => PartialAcceptance | null;
 }
 
 type AttemptOutcome =
-  | { ok: true }
+  | { ok: true; body: Buffer }
   | { ok: false; retryable: boolean; error: string; retryAfterMs: number | null };
+
+/** A success body longer than this is not read (a partial-success answer is a few dozen bytes). */
+const MAX_SUCCESS_BODY = 64 * 1024;
 
 /** POSTs each batch, retrying retryable failures with exponential back-off and jitter. */
 export class HttpTransport implements Transport {
@@ -111,6 +126,7 @@ export class HttpTransport implements Transport {
   private readonly jitter: number;
   private readonly maxRetryAfterMs: number;
   private readonly random: () => number;
+  private readonly readAccepted: ((body: Buffer) => PartialAcceptance | null) | null;
 
   constructor(options: HttpTransportOptions) {
     this.url = new URL(options.url);
@@ -130,6 +146,7 @@ export class HttpTransport implements Transport {
     this.jitter = options.jitter ?? 0.2;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
     this.random = options.random ?? Math.random;
+    this.readAccepted = options.readAccepted ?? null;
   }
 
   async send(body: Uint8Array): Promise<ExportResult> {
@@ -137,7 +154,7 @@ export class HttpTransport implements Transport {
     let backoffMs = this.initialBackoffMs;
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.attempt(payload);
-      if (outcome.ok) return { ok: true, attempts: attempt };
+      if (outcome.ok) return { ok: true, attempts: attempt, ...this.partial(outcome.body) };
       const { retryable, error, retryAfterMs } = outcome;
       if (!retryable || attempt >= this.maxAttempts) {
         const tries = attempt > 1 ? ` (${attempt} attempts)` : '';
@@ -154,6 +171,16 @@ export class HttpTransport implements Transport {
 
   async close(): Promise<void> {
     this.agent.destroy();
+  }
+
+  private partial(body: Buffer): { partial?: PartialAcceptance } {
+    if (!this.readAccepted || body.length === 0 || body.length > MAX_SUCCESS_BODY) return {};
+    try {
+      const partial = this.readAccepted(body);
+      return partial && (partial.rejected > 0 || partial.message) ? { partial } : {};
+    } catch {
+      return {};
+    }
   }
 
   private attempt(payload: Uint8Array): Promise<AttemptOutcome> {
@@ -177,13 +204,14 @@ export class HttpTransport implements Transport {
         const status = response.statusCode ?? 0;
         const chunks: Buffer[] = [];
         let kept = 0;
+        const success = status >= 200 && status < 300;
         response.on('data', (chunk: Buffer) => {
-          if (kept < 512) chunks.push(chunk);
+          if (kept < (success ? MAX_SUCCESS_BODY + 1 : 512)) chunks.push(chunk);
           kept += chunk.length;
         });
         response.on('error', () => settle({ ok: false, retryable: true, error: `HTTP ${status}: response aborted`, retryAfterMs: null }));
         response.on('end', () => {
-          if (status >= 200 && status < 300) return settle({ ok: true });
+          if (success) return settle({ ok: true, body: kept > MAX_SUCCESS_BODY ? Buffer.alloc(0) : Buffer.concat(chunks) });
           const text = Buffer.concat(chunks).toString('utf8', 0, Math.min(kept, 200)).replace(/\s+/g, ' ').trim();
           const header = response.headers['retry-after'];
           settle({
@@ -292,11 +320,14 @@ export interface BatchingOptions {
 }
 
 export interface ExportSummary {
+  /** Spans the receiver accepted. */
   exportedSpans: number;
-  /** Spans not delivered, for whatever reason; each reason is in `errors`. */
+  /** Spans not delivered or rejected, for whatever reason; each reason is in `errors`. */
   failedSpans: number;
   /** Distinct failure reasons, with the number of batches when more than one. */
   errors: string[];
+  /** What receivers said while accepting everything (OTLP partial success with nothing rejected). */
+  warnings: string[];
 }
 
 const MAX_DISTINCT_ERRORS = 20;
@@ -323,6 +354,7 @@ export class BatchingSpanExporter<T> {
   private failedSpans = 0;
   private readonly errorCounts = new Map<string, number>();
   private otherErrors = 0;
+  private readonly warnings = new Set<string>();
 
   constructor(
     private readonly encoder: BatchEncoder<T>,
@@ -379,7 +411,7 @@ export class BatchingSpanExporter<T> {
   summary(): ExportSummary {
     const errors = [...this.errorCounts].map(([message, n]) => (n > 1 ? `${message} (${n} batches)` : message));
     if (this.otherErrors > 0) errors.push(`... and ${this.otherErrors} failures of other kinds`);
-    return { exportedSpans: this.exportedSpans, failedSpans: this.failedSpans, errors };
+    return { exportedSpans: this.exportedSpans, failedSpans: this.failedSpans, errors, warnings: [...this.warnings] };
   }
 
   private seal(): void {
@@ -417,12 +449,20 @@ export class BatchingSpanExporter<T> {
         .catch((err: Error): ExportResult => ({ ok: false, retryable: false, error: err.message, attempts: 1 }))
         .then((result) => {
           this.inFlight--;
-          if (result.ok) this.exportedSpans += batch.spans;
+          if (result.ok) this.delivered(batch.spans, result.partial);
           else this.fail(batch.spans, result.error);
           this.pump();
           if (this.inFlight === 0 && this.queue.length === 0) this.wakeIdleWaiters();
         });
     }
+  }
+
+  private delivered(spans: number, partial: PartialAcceptance | undefined): void {
+    const rejected = Math.min(spans, Math.max(0, partial?.rejected ?? 0));
+    this.exportedSpans += spans - rejected;
+    const said = partial?.message ? `: ${partial.message}` : '';
+    if (rejected > 0) this.fail(rejected, `rejected by the receiver${said}`);
+    else if (partial?.message && this.warnings.size < MAX_DISTINCT_ERRORS) this.warnings.add(`receiver warning${said}`);
   }
 
   private fail(spans: number, error: string): void {

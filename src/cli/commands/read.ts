@@ -211,6 +211,7 @@ export class AnalysisSession {
       } else if (this.flags.report) {
         warnings.push(`${name}: ${summary.exportedSpans} spans delivered`);
       }
+      for (const said of summary.warnings) warnings.push(`${name}: ${said}`);
     }
     if (undelivered > 0) {
       process.stderr.write(`wirespan: ${undelivered} spans were not delivered to the exporters\n`);

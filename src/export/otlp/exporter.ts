@@ -11,10 +11,11 @@ import {
   type EncodedBatch,
   type FileFraming,
   type HttpTransportOptions,
+  type PartialAcceptance,
   type Transport,
 } from '../transport.js';
-import { encodeOtlpJson } from './json.js';
-import { OtlpProtobufEncoder } from './proto.js';
+import { encodeOtlpJson, readOtlpJsonResponse } from './json.js';
+import { OtlpProtobufEncoder, readOtlpProtobufResponse } from './proto.js';
 import type { SqlText } from './exchange.js';
 import { countSpans, toOtlpRequest, type OtlpTransformOptions, type SpanSide } from './transform.js';
 
@@ -32,6 +33,11 @@ export class OtlpBatchEncoder implements BatchEncoder<SpanRecord> {
     private readonly transformOptions: OtlpTransformOptions = {},
   ) {
     this.protobuf = format === 'protobuf' ? new OtlpProtobufEncoder() : null;
+  }
+
+  /** Reads a receiver's 2xx answer, in the encoding of the request (OTLP/HTTP). */
+  readAccepted(body: Buffer): PartialAcceptance | null {
+    return this.protobuf ? readOtlpProtobufResponse(this.protobuf.root, body) : readOtlpJsonResponse(body);
   }
 
   encode(records: readonly SpanRecord[]): EncodedBatch {
@@ -82,6 +88,7 @@ export interface OtlpExporterOptions extends OtlpTransformOptions, BatchingOptio
 /** `--otlp`: a batching exporter to an OTLP/HTTP endpoint or an OTLP file. */
 export function createOtlpExporter(options: OtlpExporterOptions): BatchingSpanExporter<SpanRecord> {
   const format = otlpFormatFor(options.target, options.format && parseOtlpFormat(options.format));
+  const encoder = new OtlpBatchEncoder(format, options);
   let transport: Transport;
   let maxInFlight = options.maxInFlight;
   if (isUrlTarget(options.target)) {
@@ -90,12 +97,13 @@ export function createOtlpExporter(options: OtlpExporterOptions): BatchingSpanEx
       url: resolveEndpoint(options.target, OTLP_TRACES_PATH),
       contentType: CONTENT_TYPES[format],
       headers: options.headers ?? {},
+      readAccepted: (body) => encoder.readAccepted(body),
     });
   } else {
     transport = new FileTransport(options.target, otlpFileFraming(format));
     maxInFlight = 1;
   }
-  return new BatchingSpanExporter(new OtlpBatchEncoder(format, options), transport, { ...options, maxInFlight });
+  return new BatchingSpanExporter(encoder, transport, { ...options, maxInFlight });
 }
 
 /** `--span-kinds client,server` → the set; throws ExportConfigError on anything else or an empty list. */

@@ -1,3 +1,4 @@
+import type { PartialAcceptance } from '../transport.js';
 import type { OtlpAnyValue, OtlpKeyValue, OtlpTraceRequest } from './model.js';
 
 /**
@@ -51,4 +52,16 @@ function jsonAttributes(attributes: readonly OtlpKeyValue[]): { key: string; val
 
 function jsonValue(value: OtlpAnyValue): unknown {
   return 'intValue' in value ? { intValue: String(value.intValue) } : value;
+}
+
+/**
+ * An ExportTraceServiceResponse in OTLP/JSON → its partial success (null when absent). The 64-bit
+ * count is a string in proto3 JSON; a number is accepted too.
+ */
+export function readOtlpJsonResponse(body: Buffer): PartialAcceptance | null {
+  const doc = JSON.parse(body.toString('utf8')) as { partialSuccess?: { rejectedSpans?: unknown; errorMessage?: unknown } } | null;
+  const partial = doc?.partialSuccess;
+  if (!partial) return null;
+  const rejected = Number(partial.rejectedSpans ?? 0);
+  return { rejected: Number.isSafeInteger(rejected) ? rejected : 0, message: typeof partial.errorMessage === 'string' ? partial.errorMessage : '' };
 }

@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import type { PartialAcceptance } from '../transport.js';
 import type { OtlpAnyValue, OtlpKeyValue, OtlpTraceRequest } from './model.js';
 
 /*
@@ -171,6 +172,17 @@ export class OtlpProtobufEncoder {
   encode(request: OtlpTraceRequest): Uint8Array {
     return this.requestType.encode(toProtoObject(request)).finish();
   }
+}
+
+/** An ExportTraceServiceResponse in OTLP/protobuf → its partial success (null when absent). */
+export function readOtlpProtobufResponse(root: protobuf.Root, body: Uint8Array): PartialAcceptance | null {
+  const type = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse');
+  const response = type.toObject(type.decode(body), { longs: Number }) as {
+    partialSuccess?: { rejectedSpans?: number; errorMessage?: string };
+  };
+  const partial = response.partialSuccess;
+  if (!partial) return null;
+  return { rejected: partial.rejectedSpans ?? 0, message: partial.errorMessage ?? '' };
 }
 
 /** Convenience for one-off use; an exporter keeps one OtlpProtobufEncoder instead. */
