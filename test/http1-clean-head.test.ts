@@ -72,7 +72,7 @@ for (const kind of ['request', 'response'] as const) {
         fc.array(fieldLine, { maxLength: 6 }),
         fc.array(eol, { minLength: 1, maxLength: 4 }),
         tail,
-        fc.constantFrom<AfterHead>('stop', 'parse-body'),
+        fc.constantFrom<AfterHead>('stop', 'chunked', 'until-close'),
         (line, fields, eols, rest, after) => {
           const bytes = Buffer.from(headText(kind, line, fields, eols) + rest, 'latin1');
           const whole = run(kind, bytes, after, false);

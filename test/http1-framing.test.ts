@@ -156,6 +156,50 @@ describe('http1 exchanges from real message bytes', () => {
     });
   });
 
+  // RFC 9112 §6.3: chunked as the final transfer coding frames the body, over any Content-Length;
+  // a response transfer-coded otherwise ends with the connection.
+  const GZIPPED = '\x1f\x8b\x08\x00';
+  const transferCodings: { name: string; head: string }[] = [
+    { name: 'one field "gzip, chunked"', head: 'Transfer-Encoding: gzip, chunked\r\n' },
+    { name: 'two fields "gzip" then "chunked"', head: 'Transfer-Encoding: gzip\r\nTransfer-Encoding: Chunked\r\n' },
+    { name: 'chunked with a Content-Length beside it', head: 'Content-Length: 3\r\nTransfer-Encoding: chunked\r\n' },
+  ];
+  for (const c of transferCodings) {
+    for (const split of [false, true]) {
+      test(`chunked as the last transfer coding (${c.name})${split ? ', head split' : ''}: both directions stay in step`, () => {
+        const post = `POST /z HTTP/1.1\r\nHost: h\r\n${c.head}\r\n4\r\n${GZIPPED}\r\n0\r\n\r\n`;
+        const response = `HTTP/1.1 200 OK\r\n${c.head}\r\n4\r\n${GZIPPED}\r\n0\r\n\r\n`;
+        const at = split ? 20 : post.length;
+        const d = drive([
+          { dir: 0, bytes: post.slice(0, at), ts: 10 },
+          { dir: 0, bytes: post.slice(at) + GET_A, ts: 11 },
+          { dir: 1, bytes: response.slice(0, split ? 20 : response.length), ts: 20 },
+          { dir: 1, bytes: response.slice(split ? 20 : response.length) + OK_5, ts: 21 },
+        ]);
+        assert.deepEqual(d.exchanges.map(summary), [
+          { index: 0, method: 'POST', path: '/z', status: 200, requestBody: 4, responseBody: 4,
+            bytes: { request: post.length, response: response.length }, notes: [] },
+          { index: 1, method: 'GET', path: '/a', status: 200, requestBody: 0, responseBody: 5,
+            bytes: { request: GET_A.length, response: OK_5.length }, notes: [] },
+        ]);
+      });
+    }
+  }
+
+  test('a response transfer-coded without chunked last is read until the close, over its Content-Length', () => {
+    const response = `HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\n${GZIPPED}and more`;
+    const d = new HandlerDriver(new Http1Analyzer()).run([
+      { dir: 0, bytes: GET_A, ts: 10 },
+      { dir: 1, bytes: response, ts: 20 },
+    ]);
+    assert.equal(d.exchanges.length, 0, 'not complete before the FIN');
+    d.end(1, 'fin', 30);
+    assert.deepEqual(d.exchanges.map(summary), [
+      { index: 0, method: 'GET', path: '/a', status: 200, requestBody: 0, responseBody: 12,
+        bytes: { request: GET_A.length, response: response.length }, notes: [] },
+    ]);
+  });
+
   test('close-delimited response body ends with the server FIN', () => {
     const response = 'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n<html>until the end</html>';
     const d = new HandlerDriver(new Http1Analyzer()).run([

@@ -308,6 +308,8 @@ export class Http1Connection implements ProtocolHandler, ReaderSink {
       return { body: 'none', length: 0, then: 'next' };
     }
     if (summary.chunked) return { body: 'chunked', length: 0, then: 'next' };
+    // A response transfer-coded without chunked last ends with the connection (RFC 9112 §6.3 rule 4).
+    if (summary.transferCoded) return { body: 'until-close', length: 0, then: 'next' };
     if (summary.contentLength !== null) {
       const length = summary.contentLength;
       return { body: length > 0 ? 'sized' : 'none', length, then: 'next' };

@@ -312,7 +312,7 @@ export class DirectionReader {
         return 'stop';
       case 'chunked':
       case 'until-close':
-        return 'parse-body';
+        return decision.body;
       case 'none':
         return 'stop';
     }

@@ -56,8 +56,10 @@ export interface HeadSummary {
   userAgent: string | null;
   /** null: absent; NaN: present but not a valid length (or conflicting values). */
   contentLength: number | null;
-  /** Transfer-Encoding is exactly `chunked` (the test http-parser-js applies; it decides the framing). */
+  /** The last transfer coding (of every Transfer-Encoding field, in order) is `chunked`. */
   chunked: boolean;
+  /** A Transfer-Encoding field is present: it overrides Content-Length (RFC 9112 §6.3). */
+  transferCoded: boolean;
   /** Upgrade header value (lower-case), null when absent. */
   upgrade: string | null;
   /** Connection header lists `upgrade`. */
@@ -70,6 +72,7 @@ export function summarizeHead(raw: readonly string[]): HeadSummary {
     userAgent: null,
     contentLength: null,
     chunked: false,
+    transferCoded: false,
     upgrade: null,
     connectionUpgrade: false,
   };
@@ -87,9 +90,15 @@ export function summarizeHead(raw: readonly string[]): HeadSummary {
         summary.contentLength = summary.contentLength === null || summary.contentLength === n ? n : NaN;
         break;
       }
-      case 'transfer-encoding':
-        summary.chunked = value.toLowerCase() === 'chunked';
+      case 'transfer-encoding': {
+        // "gzip, chunked" is chunked; so are "gzip" and "chunked" in two fields. An empty field adds nothing.
+        const last = value.slice(value.lastIndexOf(',') + 1).trim().toLowerCase();
+        if (last !== '') {
+          summary.chunked = last === 'chunked';
+          summary.transferCoded = true;
+        }
         break;
+      }
       case 'upgrade':
         summary.upgrade = value.toLowerCase();
         break;

@@ -15,6 +15,8 @@ import { readCleanHead } from './clean-head.js';
  */
 interface ParserInternals {
   offset: number;
+  isChunked: boolean;
+  body_bytes: number | null;
   headerSize: number;
   maxHeaderSize: number;
   end: number;
@@ -76,8 +78,11 @@ export interface ParsedHead {
   rawHeaders: string[];
 }
 
-/** What to do after a head: let the parser frame the body (chunked, until close) or stop right there. */
-export type AfterHead = 'parse-body' | 'stop';
+/**
+ * What to do after a head: let the parser frame the body, chunked or until the connection closes (the
+ * caller decides which, RFC 9112 §6.3, not http-parser-js), or stop right there.
+ */
+export type AfterHead = 'chunked' | 'until-close' | 'stop';
 
 export interface MessageParserEvents {
   head(head: ParsedHead, endIndex: number): AfterHead;
@@ -94,8 +99,8 @@ const SKIP_BODY_AND_PAUSE = 2;
 
 export class MessageParser {
   private readonly parser: Parser;
-  /** The head being re-read by http-parser-js was already reported by the fast path (see execute). */
-  private headReported = false;
+  /** The head being re-read by http-parser-js was already reported by the fast path (see execute), with this answer. */
+  private reportedAnswer: AfterHead | null = null;
 
   constructor(
     private readonly kind: 'request' | 'response',
@@ -104,11 +109,14 @@ export class MessageParser {
     const parser = new HTTPParser(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE) as unknown as Parser;
     parser.consumeLine = consumeLineLatin1;
     parser[HTTPParser.kOnHeadersComplete] = (info) => {
-      if (this.headReported) {
-        this.headReported = false;
-        return 0; // what the fast path's head() answered: 'parse-body'
-      }
-      return events.head(headOf(kind, info), parser.offset) === 'stop' ? SKIP_BODY_AND_PAUSE : 0;
+      const answer = this.reportedAnswer ?? events.head(headOf(kind, info), parser.offset);
+      this.reportedAnswer = null;
+      if (answer === 'stop') return SKIP_BODY_AND_PAUSE;
+      // http-parser-js frames by `Transfer-Encoding: chunked` exactly; the caller's framing is
+      // RFC 9112's (chunked when it is the final coding, else until close, over any Content-Length).
+      parser.isChunked = answer === 'chunked';
+      if (answer === 'until-close') parser.body_bytes = null;
+      return 0;
     };
     parser[HTTPParser.kOnBody] = (_chunk, _offset, length) => events.body(length);
     parser[HTTPParser.kOnHeaders] = (trailers) => events.trailers(trailers);
@@ -130,16 +138,17 @@ export class MessageParser {
           version: clean.version,
           rawHeaders: clean.rawHeaders,
         };
-        if (this.events.head(head, clean.end) === 'stop') {
+        const answer = this.events.head(head, clean.end);
+        if (answer === 'stop') {
           // As http-parser-js after SKIP_BODY_AND_PAUSE: message over, parser reset, head bytes counted.
           parser.headerSize = clean.end - start;
           this.events.complete(clean.end);
           return { consumed: clean.end - start, error: null };
         }
         // The parser frames the body (chunked, until close): it reads the head again, silently.
-        this.headReported = true;
+        this.reportedAnswer = answer;
         const result = this.executeParser(chunk, start, end);
-        this.headReported = false;
+        this.reportedAnswer = null;
         return result;
       }
     }
