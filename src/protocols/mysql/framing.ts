@@ -29,8 +29,9 @@ function copyOf(chunk: Uint8Array, start: number, end: number): Uint8Array {
 
 /**
  * Splits one direction into MySQL packets. `push` lends a chunk, `next` returns packets while whole
- * ones are available; bytes of a partial packet are copied (up to `maxKeep` of its payload) so the
- * chunk may be released after the caller's loop. Packets entirely inside one chunk are not copied.
+ * ones are available; bytes of a partial packet are copied (up to `maxKeep` of its payload), and the
+ * chunk is let go once `next` has returned null: a framer never keeps a capture chunk (a view into a
+ * whole read buffer) alive between deliveries. Packets entirely inside one chunk are not copied.
  */
 export class PacketFramer {
   private chunk: Uint8Array = EMPTY;
@@ -97,7 +98,7 @@ export class PacketFramer {
     for (;;) {
       if (!this.inPayload) {
         const available = chunk.length - this.pos;
-        if (available === 0) return null;
+        if (available === 0) return this.consumed();
         if (!this.started && this.headerFill === 0) {
           this.startTs = this.firstTs;
           this.startOffset = this.exactOffsets ? this.chunkOffset + this.pos : this.chunkOffset;
@@ -106,7 +107,7 @@ export class PacketFramer {
         for (let i = 0; i < take; i++) this.header[this.headerFill + i] = chunk[this.pos + i]!;
         this.headerFill += take;
         this.pos += take;
-        if (this.headerFill < 4) return null;
+        if (this.headerFill < 4) return this.consumed();
         this.headerFill = 0;
         this.physicalLength = readU24(this.header, 0);
         if (!this.started) {
@@ -130,7 +131,7 @@ export class PacketFramer {
           this.remaining -= take;
           this.length += take;
           this.wire += take;
-          if (this.remaining > 0) return null;
+          if (this.remaining > 0) return this.consumed();
           this.inPayload = false;
           continue; // the logical packet goes on in the next physical packet
         }
@@ -150,6 +151,13 @@ export class PacketFramer {
       this.clearPacket();
       return packet;
     }
+  }
+
+  /** The lent chunk is used up: release it. */
+  private consumed(): null {
+    this.chunk = EMPTY;
+    this.pos = 0;
+    return null;
   }
 
   private clearPacket(): void {
