@@ -269,6 +269,25 @@ const cases: Case[] = [
     check: ({ asm }) => assert.equal(asm.stats().connections, 1),
   },
   {
+    // An injected or stale RST far outside the sender's sequence space: the peers' stacks drop it.
+    name: 'RST with a sequence number far outside the stream is ignored and counted; the stream goes on',
+    packets: [
+      ...HANDSHAKE,
+      ['c', 'PA', 101, 'req', 301],
+      ['s', 'RA', 301 + 0x40000000, '', 104],
+      ['c', 'R', 101 - 0x2000000, ''],
+      ['s', 'PA', 301, 'resp', 104],
+      ['c', 'RA', 104, '', 305],
+    ],
+    expect: ['#1 data c @0 "req"', '#1 data s @0 "resp"', '#1 end c rst', '#1 end s rst', '#1 close'],
+    counters: { 'tcp.rst-out-of-window': 2 },
+  },
+  {
+    name: 'RST from a side that sent nothing yet, its sequence space unknown, is taken (a refused connection)',
+    packets: [['c', 'S', 100], ['s', 'RA', 0, '', 101]],
+    expect: ['#1 end c rst', '#1 end s rst', '#1 close'],
+  },
+  {
     name: 'half-close: the client FINs, the server keeps sending',
     packets: [
       ...HANDSHAKE,

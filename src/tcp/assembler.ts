@@ -26,8 +26,10 @@
  *   ends (RST, idle, end of capture, superseding SYN).
  * - FIN ends its direction once every byte before it was delivered or declared lost; data beyond a
  *   FIN is dropped (`tcp.data-after-fin-bytes`). When a connection is torn down while a seen FIN
- *   waits behind a hole, the hole becomes a gap and the direction ends 'fin'. RST (sequence number
- *   not validated) ends both open directions 'rst'. Both directions ended → close, forget the flow.
+ *   waits behind a hole, the hole becomes a gap and the direction ends 'fin'. RST ends both open
+ *   directions 'rst' when its sequence number is within 16 MiB of its sender's stream position (or
+ *   that position is unknown); one further away is ignored, as the peers' stacks ignore it, and
+ *   counted (`tcp.rst-out-of-window`). Both directions ended → close, forget the flow.
  * - After a FIN/RST teardown the 4-tuple is remembered for `closedLingerUs` (60 s of packet time,
  *   at most `maxRecentlyClosed` keys): non-SYN packets on it (the final ACK) are counted to that
  *   connection's packets and last time, and in `tcp.late-after-close` (payload, never delivered, in

@@ -138,7 +138,8 @@ export class TcpFlow implements Flow, HalfStreamSink {
     const peer = this.halves[dir === 0 ? 1 : 0];
     if (flags & TCP_ACK) peer.peerAck(s.ack);
     if (flags & TCP_RST) {
-      this.terminate('rst', ts);
+      if (own.acceptsReset(s.seq)) this.terminate('rst', ts);
+      else this.ctx.counters.add('tcp.rst-out-of-window');
       return;
     }
     own.accept(dataSeq, s.payload, (flags & TCP_FIN) !== 0, ts);

@@ -4,6 +4,8 @@ import type { Direction, DirectionStats, EndReason } from './types.js';
 
 /** Piece count allowed per direction: one per this many bytes of the byte cap (1400-byte segments fit). */
 const MIN_PIECE_BYTES = 256;
+/** How far (bytes) a RST's sequence number may be from the stream's position: a generous receive window. */
+const RESET_WINDOW = 16 * 1024 * 1024;
 
 /** Where a half stream sends what it reassembled (implemented by the flow). */
 export interface HalfStreamSink {
@@ -60,6 +62,20 @@ export class HalfStream {
     private readonly maxBufferedBytes: number,
   ) {
     this.maxPieces = Math.max(1024, Math.ceil(maxBufferedBytes / MIN_PIECE_BYTES));
+  }
+
+  /**
+   * Whether a RST with sequence number `seq` from this direction's sender can be genuine: its sequence
+   * number lies within RESET_WINDOW of what this direction has reached. A stack ignores a RST outside
+   * its window (RFC 793, RFC 5961), and so must the reassembly, or the connection would end here for
+   * us and not for the peers. Without a known sequence space every RST is taken.
+   */
+  acceptsReset(seq: number): boolean {
+    if (this.base === null) return true;
+    const offset = this.offsetOf(seq);
+    const last = this.buffer[this.buffer.length - 1];
+    const reached = last ? Math.max(this.nextOffset, last.offset + last.bytes.length) : this.nextOffset;
+    return offset >= this.nextOffset - RESET_WINDOW && offset <= reached + RESET_WINDOW;
   }
 
   /** Stream offset of a sequence number (requires `base`). */
