@@ -21,6 +21,8 @@ export { Http2Analyzer } from './protocols/http2/analyzer.js';
 export { MysqlAnalyzer } from './protocols/mysql/index.js';
 export { ProtoMessageDecoder } from './protocols/grpc/proto-decoder.js';
 export type * from './protocols/types.js';
+export type { UnanalysedConnection } from './protocols/registry.js';
+export type { UnanalysedGroup } from './protocols/unanalysed.js';
 
 export { Correlator } from './correlate/correlator.js';
 export { TraceContextExtractor } from './correlate/context.js';

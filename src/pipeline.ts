@@ -3,6 +3,7 @@ import { PacketDecoder } from './decode/decoder.js';
 import { TcpAssembler } from './tcp/assembler.js';
 import type { Flow, StreamFactory, StreamHandler } from './tcp/types.js';
 import { ProtocolDispatcher } from './protocols/registry.js';
+import { UnanalysedSummary, type UnanalysedGroup } from './protocols/unanalysed.js';
 import type { Exchange, ProtocolAnalyzer, ProtocolName } from './protocols/types.js';
 import { TraceContextExtractor } from './correlate/context.js';
 import { Correlator } from './correlate/correlator.js';
@@ -53,6 +54,7 @@ export class Pipeline {
   private readonly assembler: TcpAssembler;
   private readonly correlator: Correlator;
   private readonly dispatcher: ProtocolDispatcher | null;
+  private readonly unanalysed = new UnanalysedSummary();
   private readonly flows: FlowRecord[] = [];
   private readonly totals: CaptureTotals = {
     packets: 0,
@@ -107,6 +109,7 @@ export class Pipeline {
               opts.onExchange?.(x);
               this.correlator.add(x);
             },
+            onUnanalysed: (c) => this.unanalysed.add(c),
           })
         : null;
     const factory: StreamFactory = this.dispatcher ?? { open: () => IGNORE_STREAM };
@@ -180,6 +183,7 @@ export class Pipeline {
       counters: this.counters,
       serviceMap: this.serviceMap.build(),
       flows: this.flows.sort((a, b) => a.id - b.id),
+      unanalysed: this.unanalysed.list(),
     };
   }
 
@@ -220,6 +224,8 @@ export interface AnalysisResult {
   counters: Counters;
   serviceMap: ServiceMap;
   flows: FlowRecord[];
+  /** Connections no analyzer took (TLS, unknown protocols), most connections first. */
+  unanalysed: UnanalysedGroup[];
 }
 
 /** Runs a packet source through a pipeline to the end. `onProgress` gets the packet count per batch. */

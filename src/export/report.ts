@@ -2,6 +2,7 @@ import type { ServiceMap } from '../correlate/service-map.js';
 import { statusText } from '../correlate/outcome.js';
 import type { SpanNode, SpanRecord, TraceTree } from '../correlate/types.js';
 import type { GrpcRequestInfo, Http2RequestInfo, HttpRequestInfo, MysqlRequestInfo } from '../protocols/types.js';
+import type { UnanalysedGroup } from '../protocols/unanalysed.js';
 
 /** Keeps the N slowest traces seen, in bounded memory. */
 export class SlowestTraces {
@@ -28,8 +29,13 @@ export interface ReportInput {
   traces: number;
   serviceMap: ServiceMap;
   slowest: readonly TraceTree[];
+  /** Connections no analyzer took; optional for callers that do not track them. */
+  unanalysed?: readonly UnanalysedGroup[];
   warnings: string[];
 }
+
+/** Rows of the "Not analysed" section before the rest is summed up. */
+const UNANALYSED_ROWS = 10;
 
 /** The terminal report printed by `read` and `capture`. */
 export function renderReport(r: ReportInput, color = false): string {
@@ -73,6 +79,29 @@ export function renderReport(r: ReportInput, color = false): string {
       drawTree(t.root, '    ', out, red);
     }
   }
+  const unanalysed = r.unanalysed ?? [];
+  if (unanalysed.length > 0) {
+    out.push('');
+    out.push(bold('Not analysed'));
+    const shown = unanalysed.slice(0, UNANALYSED_ROWS);
+    out.push(
+      ...table(
+        ['what', 'server', 'server name (TLS SNI)', 'connections'],
+        shown.map((g) => [
+          g.kind === 'tls' ? 'TLS (encrypted)' : 'unknown protocol',
+          `${g.server.ip.includes(':') ? `[${g.server.ip}]` : g.server.ip}:${g.server.port}`,
+          g.serverName ?? '',
+          String(g.connections),
+        ]),
+        3,
+      ).map((l) => '  ' + l),
+    );
+    const rest = unanalysed.slice(UNANALYSED_ROWS);
+    if (rest.length > 0) {
+      const connections = rest.reduce((n, g) => n + g.connections, 0);
+      out.push(`  ... and ${connections} more connection${connections === 1 ? '' : 's'} to ${rest.length} other server${rest.length === 1 ? '' : 's'}`);
+    }
+  }
   if (r.warnings.length > 0) {
     out.push('');
     out.push(bold('Warnings'));
@@ -108,13 +137,14 @@ export function spanLabel(s: Pick<SpanRecord, 'protocol' | 'request'>): string {
   }
 }
 
-function table(header: string[], rows: string[][]): string[] {
+/** Columns after the first `leftColumns` are right-aligned (numbers). */
+function table(header: string[], rows: string[][], leftColumns = 2): string[] {
   // eslint-disable-next-line no-control-regex
   const visible = (s: string): number => s.replace(/\x1b\[[0-9;]*m/g, '').length;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i] ?? ''))));
   const line = (cells: string[]): string =>
     cells
-      .map((c, i) => (i < 2 ? c + ' '.repeat(widths[i]! - visible(c)) : ' '.repeat(widths[i]! - visible(c)) + c))
+      .map((c, i) => (i < leftColumns ? c + ' '.repeat(widths[i]! - visible(c)) : ' '.repeat(widths[i]! - visible(c)) + c))
       .join('  ')
       .trimEnd();
   return rows.length === 0 ? [] : [line(header), ...rows.map(line)];

@@ -1,5 +1,6 @@
 import type { Counters } from '../util/counters.js';
-import type { Direction, EndReason, Flow, StreamFactory, StreamHandler } from '../tcp/types.js';
+import type { Direction, EndReason, Endpoint, Flow, StreamFactory, StreamHandler } from '../tcp/types.js';
+import { detectTls } from './tls.js';
 import type { AnalyzerContext, Exchange, ProtocolAnalyzer, ProtocolHandler, ProtocolName } from './types.js';
 
 export interface DispatcherOptions {
@@ -10,6 +11,17 @@ export interface DispatcherOptions {
   portHints?: ReadonlyMap<number, ProtocolName>;
   /** Bytes per direction examined before a connection is declared unknown. Default 8 KiB. */
   maxDetectBytes?: number;
+  /** A connection no analyzer takes: TLS (encrypted), or a protocol wirespan does not know. */
+  onUnanalysed?(connection: UnanalysedConnection): void;
+}
+
+/** A connection left unanalysed, and what is known of it. */
+export interface UnanalysedConnection {
+  kind: 'tls' | 'unknown';
+  /** The server: the side a TLS ClientHello went to, else the side the TCP layer took for it. */
+  server: Endpoint;
+  /** TLS: the host name the client asked for (SNI), when it said. */
+  serverName: string | null;
 }
 
 /**
@@ -62,6 +74,12 @@ export class ProtocolDispatcher implements StreamFactory {
   }
 
   /** @internal */
+  unanalysed(connection: UnanalysedConnection): void {
+    this.opts.counters.add(connection.kind === 'tls' ? 'protocols.tls-connections' : 'protocols.unrecognised-connections');
+    this.opts.onUnanalysed?.(connection);
+  }
+
+  /** @internal */
   contextFor(flow: Flow): AnalyzerContext {
     const ctx: AnalyzerContext = {
       flow,
@@ -109,6 +127,8 @@ class DetectingHandler implements StreamHandler {
   private readonly rejected: [Set<ProtocolAnalyzer>, Set<ProtocolAnalyzer>] = [new Set(), new Set()];
   private target: ProtocolHandler | null = null;
   private givenUp = false;
+  /** Bytes of a connection given up on are counted under this name. */
+  private skippedCounter = 'protocols.unrecognised-bytes';
 
   constructor(
     private readonly flow: Flow,
@@ -118,7 +138,7 @@ class DetectingHandler implements StreamHandler {
 
   data(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void {
     if (this.target) return this.target.data(dir, bytes, ts, offset);
-    if (this.givenUp) return this.dispatcher.counters.add('protocols.unrecognised-bytes', bytes.length);
+    if (this.givenUp) return this.dispatcher.counters.add(this.skippedCounter, bytes.length);
     const copy = bytes.slice();
     this.held.push({ kind: 'data', dir, bytes: copy, ts, offset });
     this.sample[dir].push(copy);
@@ -170,6 +190,13 @@ class DetectingHandler implements StreamHandler {
       if (verdict === 'no') this.rejected[dir].add(analyzer);
       else undecided = true;
     }
+    const tls = detectTls(bytes);
+    if (tls.tls === 'yes') {
+      // A ClientHello goes to the server; a ServerHello comes from it.
+      const towardsServer = bytes[5] === 0x01 ? dir === 0 : dir === 1;
+      return this.giveUp({ kind: 'tls', server: towardsServer ? this.flow.server : this.flow.client, serverName: tls.serverName });
+    }
+    if (tls.tls === 'more') undecided = true;
     const exhausted = (d: Direction): boolean =>
       this.rejected[d].size === this.candidates.length || this.sampleBytes[d] >= this.dispatcher.maxDetectBytes;
     if ((!undecided || this.sampleBytes[dir] >= this.dispatcher.maxDetectBytes) && exhausted(0) && exhausted(1)) {
@@ -196,14 +223,15 @@ class DetectingHandler implements StreamHandler {
     this.sample[1] = [];
   }
 
-  private giveUp(): void {
+  private giveUp(connection: UnanalysedConnection = { kind: 'unknown', server: this.flow.server, serverName: null }): void {
     this.givenUp = true;
+    if (connection.kind === 'tls') this.skippedCounter = 'protocols.tls-bytes';
     const bytes = this.held.reduce((n, e) => n + (e.kind === 'data' ? e.bytes.length : 0), 0);
     this.held.length = 0;
     this.sample[0] = [];
     this.sample[1] = [];
-    this.dispatcher.counters.add('protocols.unrecognised-connections');
-    this.dispatcher.counters.add('protocols.unrecognised-bytes', bytes);
+    this.dispatcher.unanalysed({ ...connection, server: { ...connection.server } });
+    this.dispatcher.counters.add(this.skippedCounter, bytes);
   }
 }
 

@@ -100,7 +100,7 @@ async function runCapture(flags: CaptureFlags): Promise<void> {
     stats,
   });
   const warnings = [...source.warnings, ...dropWarnings(stats)];
-  if (pipeline && session) await session.finish(pipeline.finish().serviceMap, warnings);
+  if (pipeline && session) await session.finish(pipeline.finish(), warnings);
   if (flags.statsJson) writeFileAtomic(flags.statsJson, `${JSON.stringify(doc, null, 2)}\n`);
   if (flags.report) {
     const usesStdout = [flags.exchanges, flags.traces, flags.serviceMap, flags.statsJson].includes('-');

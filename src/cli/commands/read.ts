@@ -6,7 +6,7 @@ import { NdjsonExchangeWriter } from '../../export/ndjson.js';
 import { renderReport, SlowestTraces } from '../../export/report.js';
 import { renderServiceMap, SERVICE_MAP_FORMATS, type ServiceMapFormat } from '../../export/service-map/formats.js';
 import { TracesJsonWriter } from '../../export/traces.js';
-import { analyze } from '../../pipeline.js';
+import { analyze, type AnalysisResult } from '../../pipeline.js';
 import { createAnalyzers, parsePortHints } from '../../protocols/index.js';
 import type { ProtoMessageDecoder } from '../../protocols/grpc/proto-decoder.js';
 import { Counters } from '../../util/counters.js';
@@ -76,7 +76,7 @@ export function registerRead(program: Command): void {
     });
     progress.done();
     const warnings = result.files.flatMap((f) => f.warnings.map((w) => `${f.name}: ${w}`));
-    await session.finish(result.serviceMap, warnings);
+    await session.finish(result, warnings);
   });
 }
 
@@ -196,7 +196,7 @@ export class AnalysisSession {
     };
   }
 
-  async finish(serviceMap: Parameters<typeof renderServiceMap>[0], warnings: string[]): Promise<void> {
+  async finish({ serviceMap, unanalysed }: Pick<AnalysisResult, 'serviceMap' | 'unanalysed'>, warnings: string[]): Promise<void> {
     this.tracesWriter?.close();
     this.exchangeWriter?.flush();
     await this.exchangesOut?.close();
@@ -228,7 +228,7 @@ export class AnalysisSession {
     if (ambiguous > 0) warnings.push(`${ambiguous} timing-only parent links chosen among several candidates`);
     out.write(
       renderReport(
-        { exchangesByProtocol: this.byProtocol, traces: this.traces, serviceMap, slowest: this.slowest.list(), warnings },
+        { exchangesByProtocol: this.byProtocol, traces: this.traces, serviceMap, slowest: this.slowest.list(), unanalysed, warnings },
         Boolean(out.isTTY),
       ),
     );

@@ -1,0 +1,33 @@
+import type { Endpoint } from '../tcp/types.js';
+import type { UnanalysedConnection } from './registry.js';
+
+/** Connections left unanalysed, grouped by kind, server and TLS server name. */
+export interface UnanalysedGroup {
+  kind: 'tls' | 'unknown';
+  server: Endpoint;
+  serverName: string | null;
+  connections: number;
+}
+
+/** Distinct groups kept; connections beyond them are only counted in `otherConnections`. */
+const MAX_GROUPS = 1000;
+
+/** Tallies what the dispatcher could not analyse, in bounded memory, for the report. */
+export class UnanalysedSummary {
+  private readonly groups = new Map<string, UnanalysedGroup>();
+  /** Connections of groups beyond the bound. */
+  otherConnections = 0;
+
+  add(c: UnanalysedConnection): void {
+    const key = `${c.kind} ${c.server.ip} ${c.server.port} ${c.serverName ?? ''}`;
+    const group = this.groups.get(key);
+    if (group) group.connections++;
+    else if (this.groups.size < MAX_GROUPS) this.groups.set(key, { ...c, server: { ...c.server }, connections: 1 });
+    else this.otherConnections++;
+  }
+
+  /** Most connections first. */
+  list(): UnanalysedGroup[] {
+    return [...this.groups.values()].sort((a, b) => b.connections - a.connections || (a.server.ip < b.server.ip ? -1 : 1) || a.server.port - b.server.port);
+  }
+}
