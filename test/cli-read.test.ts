@@ -77,7 +77,7 @@ describe('wirespan read', () => {
   it('says in the report how many HTTP/2 header fields a mid-connection capture left unknown', () => {
     const r = run(['read', '../shared/corpus/midstream.pcap', '--slowest', '0']);
     assert.equal(r.status, 0, String(r.stderr));
-    const m = /^ {2}(\d+) HTTP\/2 header fields unknown \(HPACK state from before the capture\)$/m.exec(String(r.stdout));
+    const m = /^ {2}(\d+) HTTP\/2 header fields unknown \(HPACK state from before the capture, or lost in a gap\)$/m.exec(String(r.stdout));
     assert.ok(m, String(r.stdout));
     const ex = run(['read', '../shared/corpus/midstream.pcap', '--exchanges', '-', '--no-report']);
     const perExchange = String(ex.stdout).trim().split('\n').map((l) => JSON.parse(l) as { notes: string[] })
@@ -102,6 +102,29 @@ describe('wirespan read', () => {
     assert.match(JSON.parse(first!).protocol, /^(http|grpc|mysql)$/, 'the first record came through');
     assert.equal(status, 'exit=141', 'the status a pipeline expects of a writer whose reader left');
     assert.equal(String(r.stderr), '', 'no stack trace, no message');
+  });
+
+  it('a capture cut by a small snapshot length still gives every HTTP exchange, and the report says why bytes are missing', () => {
+    const cut = join(dir, 'snaplen-120.pcap');
+    // Every packet kept to its first 120 bytes, as `tcpdump -s 120` would.
+    const whole = readFileSync(DEMO);
+    const out: Buffer[] = [Buffer.from(whole.subarray(0, 24))];
+    out[0]!.writeUInt32LE(120, 16);
+    let cutPackets = 0;
+    for (let at = 24; at < whole.length; ) {
+      const incl = whole.readUInt32LE(at + 8);
+      const keep = Math.min(incl, 120);
+      if (keep < incl) cutPackets++;
+      const header = Buffer.from(whole.subarray(at, at + 16));
+      header.writeUInt32LE(keep, 8);
+      out.push(header, whole.subarray(at + 16, at + 16 + keep));
+      at += 16 + incl;
+    }
+    writeFileSync(cut, Buffer.concat(out));
+    const r = run(['read', cut, '--slowest', '0']);
+    assert.equal(r.status, 0, String(r.stderr));
+    assert.match(String(r.stdout), /^ {2}http {6}160\b/m, 'requests and statuses fit in 120 bytes');
+    assert.match(String(r.stdout), new RegExp(`^ {2}${cutPackets} packets cut short by the capture's snapshot length`, 'm'));
   });
 
   it('bad input: one line, exit 2', () => {

@@ -196,7 +196,7 @@ export class AnalysisSession {
     };
   }
 
-  async finish({ serviceMap, unanalysed }: Pick<AnalysisResult, 'serviceMap' | 'unanalysed'>, warnings: string[]): Promise<void> {
+  async finish({ serviceMap, unanalysed, totals }: Pick<AnalysisResult, 'serviceMap' | 'unanalysed' | 'totals'>, warnings: string[]): Promise<void> {
     this.tracesWriter?.close();
     this.exchangeWriter?.flush();
     await this.exchangesOut?.close();
@@ -221,7 +221,12 @@ export class AnalysisSession {
     const usesStdout = [this.flags.exchanges, this.flags.traces, this.flags.serviceMap].includes('-');
     const out = usesStdout ? process.stderr : process.stdout;
     const unknown = this.counters.get('http2.hpack-unknown-fields');
-    if (unknown > 0) warnings.push(`${unknown} HTTP/2 header fields unknown (HPACK state from before the capture)`);
+    if (unknown > 0) warnings.push(`${unknown} HTTP/2 header fields unknown (HPACK state from before the capture, or lost in a gap)`);
+    if (totals.truncatedPackets > 0) {
+      warnings.push(
+        `${totals.truncatedPackets} packets cut short by the capture's snapshot length: what they lost counts as TCP gaps (capture whole packets: tcpdump -s 0)`,
+      );
+    }
     const gaps = this.counters.get('tcp.gaps');
     if (gaps > 0) warnings.push(`${gaps} TCP gaps (${this.counters.get('tcp.gap-bytes')} bytes never captured)`);
     const ambiguous = this.counters.get('correlate.timing-ambiguous');
