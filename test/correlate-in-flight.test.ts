@@ -96,6 +96,20 @@ describe('correlator: decided once nothing earlier is in flight', () => {
     assert.ok(quick.at !== null && quick.at >= 2.2 && quick.at <= 2.5, `out at ${quick.at} s (ends at 1.2 s, settle 1 s)`);
   });
 
+  it('a one-way stream of a protocol no analyzer takes (syslog over TCP) does not hold traces back', () => {
+    const syslog: CapturedPacket[] = [];
+    let seq = 1;
+    for (let t = 0; t <= 40; t += 0.5) {
+      const line = `<134>Nov 21 23:00:00 host app: tick ${t}\n`;
+      const p = tcpPacket({ src: '10.9.9.3', dst: '10.9.9.4', sport: 40514, dport: 514, seq, ack: 1, flags: PSH_ACK, payload: line });
+      seq += line.length;
+      syslog.push(captured(p.data, p.linkType, T0 + Math.round(t * SEC)));
+    }
+    const emitted = run([...connection({ client: CLIENT, cport: 41000, server: GATEWAY, path: '/quick', start: 1, end: 1.2 }), ...syslog]);
+    const quick = find(emitted, '/quick');
+    assert.ok(quick.at !== null && quick.at >= 2.2 && quick.at <= 2.5, `out at ${quick.at} s`);
+  });
+
   it('a call stays held while the request that made it runs (20 s), then joins it', () => {
     const emitted = run([
       // client → gateway runs 20 s; the gateway's call to orders, made meanwhile, waits for it.

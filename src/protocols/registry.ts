@@ -56,8 +56,8 @@ export class ProtocolDispatcher implements StreamFactory {
   }
 
   /**
-   * Start (µs) of the oldest exchange begun on an open connection and not emitted yet; a connection
-   * whose protocol is still being detected counts from its first byte. Infinity when there is none.
+   * Start (µs) of the oldest exchange begun on an open connection and not emitted yet (connections
+   * still being detected do not count). Infinity when there is none.
    */
   oldestInFlightUs(): number {
     let oldest = Infinity;
@@ -172,11 +172,13 @@ class DetectingHandler implements StreamHandler {
     this.target = target;
   }
 
+  /**
+   * A connection still being detected counts for nothing: a message is recognised as soon as its first
+   * line is complete, within the correlator's settle time, while an unknown protocol (a one-way syslog
+   * stream, say) may stay undecided until 8 KiB have passed and must not hold every trace back.
+   */
   inFlightSinceUs(): number | null {
-    if (this.target) return this.target.oldestInFlightUs();
-    if (this.givenUp) return null;
-    for (const e of this.held) if (e.kind === 'data') return e.ts;
-    return null;
+    return this.target ? this.target.oldestInFlightUs() : null;
   }
 
   private detect(dir: Direction): void {
