@@ -162,6 +162,7 @@ export class Correlator {
       protocol: x.protocol,
       client: x.client,
       server: x.server,
+      originalClient: x.originalClient ?? null,
       connectionId: x.connectionId,
       index: x.index,
       streamId: x.streamId,

@@ -32,6 +32,8 @@ export interface SpanRecord {
   protocol: ProtocolName;
   client: Endpoint;
   server: Endpoint;
+  /** The client a load balancer's PROXY protocol header named (`client` is the balancer); else null. */
+  originalClient: Endpoint | null;
   connectionId: number;
   index: number;
   streamId: number | null;

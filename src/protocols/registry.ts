@@ -1,5 +1,6 @@
 import type { Counters } from '../util/counters.js';
 import type { Direction, EndReason, Endpoint, Flow, StreamFactory, StreamHandler } from '../tcp/types.js';
+import { readProxyHeader } from './proxy-protocol.js';
 import { detectTls } from './tls.js';
 import type { AnalyzerContext, Exchange, ProtocolAnalyzer, ProtocolHandler, ProtocolName } from './types.js';
 
@@ -50,7 +51,7 @@ export class ProtocolDispatcher implements StreamFactory {
     if (analyzer) {
       if (this.opts.portHints?.get(flow.server.port) !== hinted) flow.swapRoles();
       this.opts.counters.add(`protocols.connections.${analyzer.name}`);
-      handler.startWith(analyzer.open(this.contextFor(flow)));
+      handler.startWith(analyzer.open(this.contextFor(flow, handler)));
     }
     return handler;
   }
@@ -80,10 +81,14 @@ export class ProtocolDispatcher implements StreamFactory {
   }
 
   /** @internal */
-  contextFor(flow: Flow): AnalyzerContext {
+  contextFor(flow: Flow, connection: DetectingHandler): AnalyzerContext {
+    const emit = this.opts.emit;
     const ctx: AnalyzerContext = {
       flow,
-      emit: this.opts.emit,
+      emit: (x) => {
+        if (connection.originalClient) x.originalClient = connection.originalClient;
+        emit(x);
+      },
       counters: this.opts.counters,
       switchProtocol: (name, upgrade) => {
         const next = this.byName.get(name);
@@ -127,6 +132,10 @@ class DetectingHandler implements StreamHandler {
   private readonly rejected: [Set<ProtocolAnalyzer>, Set<ProtocolAnalyzer>] = [new Set(), new Set()];
   private target: ProtocolHandler | null = null;
   private givenUp = false;
+  /** The client a PROXY protocol header named; its exchanges carry it. */
+  originalClient: Endpoint | null = null;
+  /** The client stream's first bytes, while they may still be a PROXY header; null once decided. */
+  private proxyCheck: { bytes: Uint8Array; ts: number; offset: number } | null = { bytes: new Uint8Array(0), ts: 0, offset: 0 };
   /** Bytes of a connection given up on are counted under this name. */
   private skippedCounter = 'protocols.unrecognised-bytes';
 
@@ -137,6 +146,7 @@ class DetectingHandler implements StreamHandler {
   ) {}
 
   data(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void {
+    if (dir === 0 && this.proxyCheck) return this.stripProxyHeader(bytes, ts, offset);
     if (this.target) return this.target.data(dir, bytes, ts, offset);
     if (this.givenUp) return this.dispatcher.counters.add(this.skippedCounter, bytes.length);
     const copy = bytes.slice();
@@ -147,6 +157,7 @@ class DetectingHandler implements StreamHandler {
   }
 
   gap(dir: Direction, lost: number, ts: number, offset: number): void {
+    if (dir === 0) this.endProxyCheck();
     if (this.target) return this.target.gap(dir, lost, ts, offset);
     if (this.givenUp) return;
     this.held.push({ kind: 'gap', dir, lost, ts, offset });
@@ -156,15 +167,44 @@ class DetectingHandler implements StreamHandler {
   }
 
   end(dir: Direction, reason: EndReason, ts: number): void {
+    if (dir === 0) this.endProxyCheck();
     if (this.target) return this.target.end(dir, reason, ts);
     if (this.givenUp) return;
     this.held.push({ kind: 'end', dir, reason, ts });
   }
 
   close(ts: number): void {
+    this.endProxyCheck();
     this.dispatcher.closed(this);
     if (this.target) return this.target.close(ts);
     if (!this.givenUp && this.held.some((e) => e.kind === 'data')) this.giveUp();
+  }
+
+  /**
+   * A PROXY protocol header (a load balancer's, naming the client it accepted) at the start of the
+   * client stream is taken off before any analyzer sees the stream; later bytes keep their offsets.
+   */
+  private stripProxyHeader(bytes: Uint8Array, ts: number, offset: number): void {
+    const check = this.proxyCheck!;
+    const joined = check.bytes.length === 0 ? bytes : concat([check.bytes, bytes], check.bytes.length + bytes.length);
+    const start = check.bytes.length === 0 ? { ts, offset } : check;
+    const header = readProxyHeader(joined);
+    if (header.kind === 'more') {
+      this.proxyCheck = { bytes: joined.slice(), ts: start.ts, offset: start.offset };
+      return;
+    }
+    this.proxyCheck = null;
+    if (header.kind === 'none') return this.data(0, joined, start.ts, start.offset);
+    this.originalClient = header.source;
+    this.dispatcher.counters.add(`protocols.proxy-protocol-v${header.version}`);
+    if (joined.length > header.length) this.data(0, joined.subarray(header.length), ts, start.offset + header.length);
+  }
+
+  /** The client stream goes on without its first bytes (a gap, its end): what was held is data. */
+  private endProxyCheck(): void {
+    const check = this.proxyCheck;
+    this.proxyCheck = null;
+    if (check && check.bytes.length > 0) this.data(0, check.bytes, check.ts, check.offset);
   }
 
   /** Port hints: the protocol is known before any byte. */
@@ -213,7 +253,7 @@ class DetectingHandler implements StreamHandler {
     const counters = this.dispatcher.counters;
     counters.add(`protocols.connections.${analyzer.name}`);
     if (reversed) counters.add('protocols.roles-swapped');
-    const target = analyzer.open(this.dispatcher.contextFor(this.flow));
+    const target = analyzer.open(this.dispatcher.contextFor(this.flow, this));
     this.target = target;
     const flip = (d: Direction): Direction => (reversed ? ((1 - d) as Direction) : d);
     for (const e of this.held.splice(0)) {

@@ -104,6 +104,11 @@ export interface Exchange {
   connectionId: number;
   client: Endpoint;
   server: Endpoint;
+  /**
+   * The client named by a PROXY protocol header that a load balancer put before the connection's
+   * first byte (`client` is then the balancer). Absent or null without one.
+   */
+  originalClient?: Endpoint | null;
   /** Position of the request on its connection, from 0 (HTTP/2: order of stream opening). */
   index: number;
   /** Absolute TCP sequence number of the first request byte, null if unknown (after a gap). */

@@ -178,8 +178,11 @@ function addServerAddress(authority: string | null, record: SpanRecord, out: Otl
 }
 
 function addNetworkAttributes(record: SpanRecord, out: OtlpKeyValue[]): void {
-  out.push(stringAttr('client.address', record.client.ip));
-  out.push(intAttr('client.port', record.client.port));
+  // Behind a load balancer that sent a PROXY header, the client is the one it named; the balancer
+  // itself is the network peer (set per span side).
+  const client = record.originalClient ?? record.client;
+  out.push(stringAttr('client.address', client.ip));
+  out.push(intAttr('client.port', client.port));
   out.push(stringAttr('network.transport', 'tcp'));
 }
 
