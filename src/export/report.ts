@@ -88,7 +88,7 @@ export function renderReport(r: ReportInput, color = false): string {
       ...table(
         ['what', 'server', 'server name (TLS SNI)', 'connections'],
         shown.map((g) => [
-          g.kind === 'tls' ? 'TLS (encrypted)' : 'unknown protocol',
+          g.kind === 'tls' ? 'TLS (encrypted)' : 'not recognised',
           `${g.server.ip.includes(':') ? `[${g.server.ip}]` : g.server.ip}:${g.server.port}`,
           g.serverName ?? '',
           String(g.connections),
