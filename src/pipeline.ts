@@ -30,6 +30,11 @@ export interface PipelineOptions {
   lingerUs?: number;
   /** Least packet time (µs) an exchange waits after its end before it is decided. Default 1 s. */
   settleUs?: number;
+  /**
+   * Slack (µs) when testing that a call lies within its parent: captures from several hosts whose
+   * clocks differ need as much as the difference. Default 1 ms.
+   */
+  toleranceUs?: number;
   idleTimeoutUs?: number;
   maxBufferedBytesPerConnection?: number;
   maxBufferedBytesTotal?: number;
@@ -97,6 +102,7 @@ export class Pipeline {
       extractor: new TraceContextExtractor({ counters, requestIdHeaders: opts.requestIdHeaders }),
       lingerUs: opts.lingerUs,
       settleUs: opts.settleUs,
+      toleranceUs: opts.toleranceUs,
       onTrace: (tree) => this.traceDone(tree),
     });
     this.dispatcher =

@@ -2,12 +2,17 @@
 // fixed linger later: traces come out about a second after they end, while a request that is still
 // running (its head read or still arriving) holds back the calls that ended after it began.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import type { CapturedPacket } from '../src/capture/types.js';
 import type { SpanNode, TraceTree } from '../src/correlate/types.js';
 import { Pipeline } from '../src/pipeline.js';
 import { createAnalyzers } from '../src/protocols/index.js';
-import { captured, tcpPacket } from './lib/frames.js';
+import { writePcap } from './lib/capture-writer.js';
+import { LINKTYPE_ETHERNET, captured, tcpPacket } from './lib/frames.js';
 
 const T0 = 1_700_000_000_000_000;
 const SEC = 1_000_000;
@@ -32,8 +37,8 @@ interface Exchange {
 }
 
 /** One HTTP/1.1 connection carrying one exchange, every packet at its own time. */
-function connection(x: Exchange): CapturedPacket[] {
-  const request = `GET ${x.path} HTTP/1.1\r\nHost: ${x.server}\r\n\r\n`;
+function connection(x: Exchange, requestId?: string): CapturedPacket[] {
+  const request = `GET ${x.path} HTTP/1.1\r\nHost: ${x.server}\r\n${requestId ? `X-Request-ID: ${requestId}\r\n` : ''}\r\n`;
   const response = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
   const at = (s: number): number => T0 + Math.round(s * SEC);
   const c = { src: x.client, dst: x.server, sport: x.cport, dport: 80 };
@@ -166,5 +171,36 @@ describe('correlator: decided once nothing earlier is in flight', () => {
     const late = find(emitted, '/late');
     assert.deepEqual(paths(late.tree.root), { path: '/late', children: [{ path: '/orders/3', children: [] }] });
     assert.equal(emitted.length, 1);
+  });
+});
+
+describe('captures of two hosts whose clocks differ', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wirespan-skew-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  // The gateway's host sees client → gateway over 1.000-1.100 s; the orders host, whose clock runs
+  // 30 ms ahead, sees the gateway's call to orders (really 1.010-1.090 s) at 1.040-1.120 s.
+  const gatewayHost = join(dir, 'gateway.pcap');
+  const ordersHost = join(dir, 'orders.pcap');
+  writeFileSync(gatewayHost, writePcap(connection({ client: CLIENT, cport: 41000, server: GATEWAY, path: '/checkout', start: 1, end: 1.1 }, 'req-1'), { linkType: LINKTYPE_ETHERNET }));
+  writeFileSync(ordersHost, writePcap(connection({ client: GATEWAY, cport: 42000, server: ORDERS, path: '/orders', start: 1.04, end: 1.12 }, 'req-1'), { linkType: LINKTYPE_ETHERNET }));
+  const parents = (extra: string[]): (string | null)[] => {
+    const r = spawnSync(process.execPath, ['bin/wirespan.js', 'read', gatewayHost, ordersHost, '--exchanges', '-', '--no-report', ...extra], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { request: { path: string }; link: string | null });
+    return records.sort((a, b) => (a.request.path < b.request.path ? -1 : 1)).map((x) => x.link);
+  };
+
+  it('the call falls outside its parent by the skew: not linked by default', () => {
+    assert.deepEqual(parents([]), [null, null]);
+  });
+
+  it('--clock-tolerance as large as the skew links it by its request id', () => {
+    assert.deepEqual(parents(['--clock-tolerance', '40']), [null, 'request-id']);
+  });
+
+  it('a bad --clock-tolerance is one line and exit 2', () => {
+    const r = spawnSync(process.execPath, ['bin/wirespan.js', 'read', gatewayHost, '--clock-tolerance', 'soon'], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, 'wirespan: --clock-tolerance must be a number of milliseconds, got soon\n');
   });
 });

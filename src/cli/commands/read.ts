@@ -26,6 +26,7 @@ export interface AnalysisFlags {
   port?: string[];
   proto?: string[];
   linger: string;
+  clockTolerance: string;
   slowest: string;
   report: boolean;
   otlp?: string;
@@ -49,6 +50,7 @@ export function addAnalysisOptions(cmd: Command): Command {
     .option('--port <proto=ports>', 'treat these server ports as a protocol, e.g. http=8080,9000 (repeatable)', collect)
     .option('--proto <file...>', '.proto files: decode the first gRPC request/response message of known methods')
     .option('--linger <seconds>', 'packet time an exchange waits for the request that caused it', '30')
+    .option('--clock-tolerance <ms>', 'slack when testing that a call lies within its parent (merged captures of hosts whose clocks differ)', '1')
     .option('--slowest <n>', 'slowest traces drawn in the report', '5')
     .option('--no-report', 'do not print the terminal report')
     .option('--otlp <url|file>', 'export spans as OTLP: http(s)://host:4318 (POST /v1/traces) or a file (.json/.jsonl: OTLP/JSON lines, else length-prefixed protobuf)')
@@ -173,6 +175,8 @@ export class AnalysisSession {
     }
     const linger = Number(f.linger);
     if (!Number.isFinite(linger) || linger < 0) throw new CliError(`--linger must be a number of seconds, got ${f.linger}`);
+    const tolerance = Number(f.clockTolerance);
+    if (!Number.isFinite(tolerance) || tolerance < 0) throw new CliError(`--clock-tolerance must be a number of milliseconds, got ${f.clockTolerance}`);
     return {
       analyzers: createAnalyzers({ protoDecoder: this.protoDecoder }),
       counters: this.counters,
@@ -180,6 +184,7 @@ export class AnalysisSession {
       requestIdHeaders: f.requestIdHeader,
       names: this.names,
       lingerUs: linger * 1e6,
+      toleranceUs: Math.round(tolerance * 1000),
       onSpan: (span) => {
         const c = (this.byProtocol[span.protocol] ??= { exchanges: 0, errors: 0, incomplete: 0 });
         c.exchanges++;
