@@ -269,6 +269,48 @@ for (const deprecateEof of [false, true]) {
   });
 }
 
+/**
+ * MariaDB's cached metadata (MARIADB_CLIENT_CACHE_METADATA) and MySQL 8's optional metadata put a
+ * "metadata follows" byte after the column count; with 0 the column definitions are left out.
+ */
+function resultSetWithMetadataFlag(columns: string[], rows: string[][], follows: boolean, deprecateEof: boolean): Buffer {
+  let seq = 1;
+  const parts = [b.packet(seq++, Buffer.from([columns.length, follows ? 1 : 0]))];
+  if (follows) for (const c of columns) parts.push(b.columnDefinition(seq++, c));
+  if (!deprecateEof) parts.push(b.eof(seq++));
+  for (const r of rows) parts.push(b.binaryRow(seq++, r.map(Number)));
+  parts.push(deprecateEof ? b.ok(seq++, { header: 0xfe, status: b.STATUS_AUTOCOMMIT }) : b.eof(seq++));
+  return Buffer.concat(parts);
+}
+
+for (const deprecateEof of [true, false]) {
+  for (const loginSeen of [true, false]) {
+    test(`cached result-set metadata: EXECUTE answered without column definitions${deprecateEof ? '' : ', no DEPRECATE_EOF'}${loginSeen ? '' : ', login not captured'}`, () => {
+      const sql = 'SELECT id, qty FROM stock WHERE qty > ?';
+      const c = (loginSeen ? loggedIn(deprecateEof ? CAPS : b.BASE_CAPS) : new Conversation())
+        .client(b.command(b.COM.STMT_PREPARE, sql))
+        .server(b.prepareOk(5, 1, 2, { deprecateEof }))
+        .client(b.execute(5, [1]))
+        .server(resultSetWithMetadataFlag(['id', 'qty'], [['1', '7'], ['2', '9']], true, deprecateEof))
+        .client(b.execute(5, [2]))
+        .server(resultSetWithMetadataFlag(['id', 'qty'], [['3', '4']], false, deprecateEof))
+        .client(b.query('SELECT 1'))
+        .server(b.resultSet(['1'], [['1']], { deprecateEof }).bytes);
+      const { exchanges, counters } = drive(c.steps);
+      assert.deepEqual(
+        exchanges.filter((x) => req(x).command !== 'LOGIN').map((x) => [req(x).command, res(x).ok, res(x).rows, res(x).columns, x.notes]),
+        [
+          ['STMT_PREPARE', true, null, 2, []],
+          ['STMT_EXECUTE', true, 2, 2, []],
+          ['STMT_EXECUTE', true, 1, 2, []],
+          ['QUERY', true, 1, 1, []],
+        ],
+      );
+      assert.equal(counters.get('mysql.malformed-responses'), 0);
+    });
+  }
+}
+
 test('EXECUTE and CLOSE of a statement prepared before the capture', () => {
   const c = loggedIn()
     .client(b.execute(77))

@@ -220,7 +220,8 @@ export class ResponseReader {
   }
 
   private resultSetHeader(packet: MysqlPacket): void {
-    const count = new PayloadReader(packet.payload).lenenc();
+    const reader = new PayloadReader(packet.payload);
+    const count = reader.lenenc();
     if (count === null || count === 0) {
       this.malformed++;
       this.phase = 'done';
@@ -229,6 +230,13 @@ export class ResponseReader {
     this.results++;
     this.columns ??= count;
     this.rows ??= 0;
+    // One byte after the count is the "metadata follows" flag of MariaDB's cached metadata
+    // (MARIADB_CLIENT_CACHE_METADATA) or MySQL 8's optional metadata (CLIENT_OPTIONAL_RESULTSET_METADATA);
+    // the packet's length tells, login seen or not. 0: no column definitions.
+    if (packet.length === packet.payload.length && reader.remaining === 1 && reader.u8() === 0) {
+      this.phase = this.deprecateEof === true ? 'rows' : 'optional-eof';
+      return;
+    }
     this.startDefinitions(count);
   }
 
