@@ -4,6 +4,7 @@ import { TcpAssembler } from './tcp/assembler.js';
 import type { Flow, StreamFactory, StreamHandler } from './tcp/types.js';
 import { ProtocolDispatcher } from './protocols/registry.js';
 import { UnanalysedSummary, type UnanalysedGroup } from './protocols/unanalysed.js';
+import { readDnsAnswer } from './protocols/dns/answers.js';
 import type { Exchange, ProtocolAnalyzer, ProtocolName } from './protocols/types.js';
 import { TraceContextExtractor } from './correlate/context.js';
 import { Correlator } from './correlate/correlator.js';
@@ -45,6 +46,8 @@ export interface PipelineOptions {
   onTrace?(tree: TraceTree): void;
 }
 
+const DNS_PORT = 53;
+
 /** How often (packet time) the correlator is told that time has passed. */
 const ADVANCE_EVERY_US = 100_000;
 
@@ -60,6 +63,7 @@ export class Pipeline {
   private readonly correlator: Correlator;
   private readonly dispatcher: ProtocolDispatcher | null;
   private readonly unanalysed = new UnanalysedSummary();
+  private readonly namer: ServiceNamer;
   private readonly flows: FlowRecord[] = [];
   private readonly totals: CaptureTotals = {
     packets: 0,
@@ -95,7 +99,7 @@ export class Pipeline {
   constructor(private readonly opts: PipelineOptions) {
     const counters = (this.counters = opts.counters ?? new Counters());
     this.decoder = new PacketDecoder({ counters });
-    const namer = new ServiceNamer(opts.names ?? {});
+    const namer = (this.namer = new ServiceNamer(opts.names ?? {}));
     this.correlator = new Correlator({
       counters,
       namer,
@@ -151,6 +155,7 @@ export class Pipeline {
     this.networkRuns.add(d.network);
     if (d.transport) this.transportRuns.add(d.transport);
     if (d.transport === 'tcp') this.assembler.segment(d, p.ts);
+    else if (d.transport === 'udp' && d.srcPort === DNS_PORT && this.dispatcher) this.learnNames(d.payload);
     if (p.ts > this.lastTs) this.lastTs = p.ts;
     if (p.ts - this.lastAdvance >= ADVANCE_EVERY_US) {
       this.lastAdvance = p.ts;
@@ -164,6 +169,14 @@ export class Pipeline {
    */
   tick(nowUs: number): void {
     if (nowUs > this.lastTs) this.correlator.advance(nowUs, this.oldestInFlightUs());
+  }
+
+  /** A DNS answer names the addresses it gives after the name that was asked. */
+  private learnNames(payload: Uint8Array): void {
+    const answer = readDnsAnswer(payload);
+    if (!answer) return;
+    this.counters.add('dns.answers');
+    for (const ip of answer.addresses) this.namer.learnDnsName(ip, answer.name);
   }
 
   /**

@@ -10,7 +10,9 @@ import type { ServiceKind } from './types.js';
  *
  * Precedence for a server endpoint: `--names` entry for ip:port, then for the ip, then the longest
  * matching CIDR, then the Host/:authority hint seen on its requests (when it is a name, not an
- * address), then the default: `ip:port`, or `mysql@ip:port` for databases.
+ * address), then the name a DNS answer in the capture gave its ip, as `name:port`, then the default:
+ * `ip:port`; databases named by DNS or by default get a `mysql@` prefix. A server's name is fixed by
+ * its first exchange, so a DNS answer seen later does not split one service in two.
  * A client is named by `--names` (ip, then CIDR); else, when its ip is the address of exactly one
  * server endpoint seen so far, it is that service (a service calling out is the same node as the
  * service called); else its ip.
@@ -21,6 +23,10 @@ export class ServiceNamer {
   private readonly serversByIp = new Map<string, Set<string>>();
   private readonly hostHints = new Map<string, string>();
   private readonly protocolOf = new Map<string, ProtocolName>();
+  /** ip → the name a DNS answer gave it (the first one seen). */
+  private readonly dnsNames = new Map<string, string>();
+  /** Server names given so far, by endpoint key. */
+  private readonly given = new Map<string, string>();
 
   constructor(names: Record<string, string> = {}) {
     for (const [key, name] of Object.entries(names)) this.addRule(key, String(name));
@@ -37,16 +43,28 @@ export class ServiceNamer {
       const host = stripPort(hostHint);
       if (host && isIP(host) === 0 && host !== 'localhost') this.hostHints.set(key, host);
     }
+    if (!this.given.has(key)) this.given.set(key, this.nameOf(server, key));
+  }
+
+  /** A DNS answer in the capture: `ip` is `name`. The first name seen for an ip is kept. */
+  learnDnsName(ip: string, name: string): void {
+    if (!this.dnsNames.has(ip) && this.dnsNames.size < MAX_DNS_NAMES) this.dnsNames.set(ip, name);
   }
 
   serverName(server: Endpoint): string {
     const key = endpointKey(server);
+    return this.given.get(key) ?? this.nameOf(server, key);
+  }
+
+  private nameOf(server: Endpoint, key: string): string {
+    const dns = this.dnsNames.get(server.ip);
+    const fallback = dns === undefined ? key : `${dns}:${server.port}`;
     return (
       this.exact.get(key) ??
       this.exact.get(server.ip) ??
       this.cidrName(server.ip) ??
       this.hostHints.get(key) ??
-      (this.protocolOf.get(key) === 'mysql' ? `mysql@${key}` : key)
+      (this.protocolOf.get(key) === 'mysql' ? `mysql@${fallback}` : fallback)
     );
   }
 
@@ -94,6 +112,9 @@ export class ServiceNamer {
     return this.cidrs.find((c) => c.v6 === v6 && maskOf(value, c.bits, v6) === c.prefix)?.name;
   }
 }
+
+/** Bound on the addresses named from DNS answers. */
+const MAX_DNS_NAMES = 100_000;
 
 export class NamesFileError extends Error {
   readonly code = 'ERR_NAMES_FILE';
