@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { CapturedPacket } from '../src/capture/types.js';
 import type { SpanNode, TraceTree } from '../src/correlate/types.js';
+import { TraceContextExtractor } from '../src/correlate/context.js';
+import { Correlator } from '../src/correlate/correlator.js';
+import { ServiceNamer } from '../src/correlate/naming.js';
 import { Pipeline } from '../src/pipeline.js';
+import type { Exchange as ExchangeRecord } from '../src/protocols/types.js';
+import { Counters } from '../src/util/counters.js';
 import { createAnalyzers } from '../src/protocols/index.js';
 import { writePcap } from './lib/capture-writer.js';
 import { LINKTYPE_ETHERNET, captured, tcpPacket } from './lib/frames.js';
@@ -204,3 +209,53 @@ describe('captures of two hosts whose clocks differ', () => {
     assert.equal(r.stderr, 'wirespan: --clock-tolerance must be a number of milliseconds, got soon\n');
   });
 });
+
+describe('memory: what the correlator holds follows the traffic in flight, not the linger', () => {
+  it('100 s of quick calls at 500/s: never more than the last ~1.2 s of them held or indexed', () => {
+    const counters = new Counters();
+    const correlator = new Correlator({
+      counters,
+      extractor: new TraceContextExtractor({ counters }),
+      namer: new ServiceNamer({}),
+      onTrace: () => {},
+    });
+    let most = { exchanges: 0, indexed: 0 };
+    for (let i = 0; i < 50_000; i++) {
+      const start = T0 + i * 2000;
+      const x = quickExchange(i, start, start + 1500);
+      correlator.add(x);
+      if (i % 50 === 0) {
+        correlator.advance(start + 1500, Infinity);
+        const held = correlator.held;
+        most = { exchanges: Math.max(most.exchanges, held.exchanges), indexed: Math.max(most.indexed, held.indexed) };
+      }
+    }
+    correlator.finish();
+    // 1 s of settle plus the 100 ms between advances: about 550 calls.
+    assert.ok(most.exchanges <= 600 && most.indexed <= 600, JSON.stringify(most));
+    assert.equal(counters.get('correlate.traces'), 50_000);
+  });
+});
+
+function quickExchange(i: number, startUs: number, endUs: number): ExchangeRecord {
+  return {
+    protocol: 'http',
+    connectionId: i,
+    client: { ip: '10.5.0.1', port: 30000 + (i % 30000) },
+    server: { ip: '10.5.0.2', port: 80 },
+    index: 0,
+    requestSeq: i,
+    streamId: null,
+    startUs,
+    requestEndUs: startUs + 100,
+    responseStartUs: endUs - 100,
+    endUs,
+    request: { method: 'GET', path: `/q/${i}`, host: null, version: '1.1', bodyBytes: 0 },
+    response: { status: 200, reason: 'OK', version: '1.1', bodyBytes: 2 },
+    requestHeaders: [],
+    responseHeaders: [],
+    contextText: null,
+    bytes: { request: 40, response: 40 },
+    notes: [],
+  };
+}

@@ -104,6 +104,11 @@ export class Correlator {
     this.drain(horizon);
   }
 
+  /** What the correlator holds now: exchanges not emitted yet, and exchanges indexed as possible parents. */
+  get held(): { exchanges: number; indexed: number } {
+    return { exchanges: this.unemitted.size, indexed: this.linker.indexed };
+  }
+
   /** End of input: decide and emit everything. */
   finish(): void {
     this.drain(Infinity);
@@ -131,7 +136,8 @@ export class Correlator {
     if (due.length === 0) return;
     this.linker.decide(due);
     for (const node of due) if (node.parent === null && !node.emitted) this.emitTree(node);
-    this.linker.forget(upTo - this.lingerUs);
+    // Emitted exchanges are never parents again: the index keeps only what is still undecided.
+    this.linker.forget(upTo);
   }
 
   private emitTree(root: LinkNode): void {

@@ -132,6 +132,13 @@ export class ParentLinker {
     for (const call of calls) if (!call.head.decided) this.decideBatch(this.batchAround(call), dueCalls);
   }
 
+  /** Exchanges indexed as possible parents (held until they are emitted and forgotten). */
+  get indexed(): number {
+    let n = 0;
+    for (const into of this.intoIp.values()) n += into.size;
+    return n;
+  }
+
   /** Drops what can no longer be anyone's parent or continue a statement. */
   forget(before: number): void {
     for (const [ip, into] of this.intoIp) {
