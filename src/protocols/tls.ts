@@ -70,14 +70,7 @@ function handshakeBody(bytes: Uint8Array): Uint8Array | null {
 }
 
 function join(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
 }
 
 /** The host_name of the server_name extension (RFC 6066 §3) of a ClientHello body. */
