@@ -3,6 +3,7 @@ import type { Exchange, HttpRequestInfo, HttpResponseInfo } from '../types.js';
 import type { MessageProgress } from './direction-reader.js';
 import { HeaderCollector, utf8FromLatin1, type HeadSummary, type HeaderLimits } from './headers.js';
 import type { ParsedHead } from './message-parser.js';
+import { redactTarget } from '../redact.js';
 
 /** One request on a connection, from its head until its exchange is emitted. */
 export class PendingExchange {
@@ -37,7 +38,7 @@ export class PendingExchange {
   ) {
     this.request = {
       method: head.method,
-      path: utf8FromLatin1(head.target),
+      path: redactTarget(utf8FromLatin1(head.target)),
       host: summary.host,
       version: head.version,
       bodyBytes: 0,

@@ -19,6 +19,7 @@ import type {
   Http2ResponseInfo,
 } from '../types.js';
 import { isUnknownMarker, type DecodedField } from './hpack.js';
+import { redactTarget } from '../redact.js';
 
 export const UNKNOWN = '<unknown>';
 
@@ -156,7 +157,7 @@ export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
     if (grpc) s.notes.add('gRPC recognised from message framing (content-type unknown)');
   }
 
-  const path = field(req, ':path') ?? UNKNOWN;
+  const path = redactTarget(field(req, ':path') ?? UNKNOWN);
   const authority = field(req, ':authority') ?? field(req, 'host');
   const sawResponse =
     s.responseFields !== null || s.responseTrailers !== null || s.lastResponseUs !== null || s.reset !== null;
