@@ -127,6 +127,13 @@ describe('wirespan read', () => {
     assert.match(String(r.stdout), new RegExp(`^ {2}${cutPackets} packets cut short by the capture's snapshot length`, 'm'));
   });
 
+  it('says what it cannot see: MySQL switched to TLS, bytes of a WebSocket', () => {
+    const mysqlTls = run(['read', '../shared/conformance/zeek-mysql-encrypted.pcap', '--slowest', '0']);
+    assert.match(String(mysqlTls.stdout), /^ {2}1 MySQL connections switched to TLS after the greeting: their commands are not visible$/m);
+    const ws = run(['read', '../shared/conformance/zeek-http-websocket.pcap', '--slowest', '0']);
+    assert.match(String(ws.stdout), /^ {2}\d+ bytes after an HTTP upgrade or CONNECT \(WebSocket, tunnels\) not analysed$/m);
+  });
+
   it('bad input: one line, exit 2', () => {
     const text = join(dir, 'not-a-capture.txt');
     writeFileSync(text, 'GET / HTTP/1.1\r\n\r\n');

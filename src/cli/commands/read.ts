@@ -232,6 +232,10 @@ export class AnalysisSession {
         `${totals.truncatedPackets} packets cut short by the capture's snapshot length: what they lost counts as TCP gaps (capture whole packets: tcpdump -s 0)`,
       );
     }
+    const encrypted = this.counters.get('mysql.encrypted-connections');
+    if (encrypted > 0) warnings.push(`${encrypted} MySQL connections switched to TLS after the greeting: their commands are not visible`);
+    const tunnelled = this.counters.get('http.tunnel-bytes');
+    if (tunnelled > 0) warnings.push(`${tunnelled} bytes after an HTTP upgrade or CONNECT (WebSocket, tunnels) not analysed`);
     const gaps = this.counters.get('tcp.gaps');
     if (gaps > 0) warnings.push(`${gaps} TCP gaps (${this.counters.get('tcp.gap-bytes')} bytes never captured)`);
     const ambiguous = this.counters.get('correlate.timing-ambiguous');
