@@ -36,8 +36,12 @@ export interface UnanalysedConnection {
  */
 export class ProtocolDispatcher implements StreamFactory {
   private readonly byName = new Map<ProtocolName, ProtocolAnalyzer>();
-  /** Every connection not closed yet. */
-  private readonly live = new Set<DetectingHandler>();
+  /**
+   * Connections that had events since `oldestInFlightUs` last looked, or had an exchange in flight
+   * then: an exchange begins or ends only inside an event, so the others (idle keep-alive
+   * connections, however many) need no look.
+   */
+  private readonly watched = new Set<DetectingHandler>();
 
   constructor(private readonly opts: DispatcherOptions) {
     for (const a of opts.analyzers) this.byName.set(a.name, a);
@@ -45,7 +49,6 @@ export class ProtocolDispatcher implements StreamFactory {
 
   open(flow: Flow): StreamHandler {
     const handler = new DetectingHandler(flow, this.candidatesFor(flow), this);
-    this.live.add(handler);
     const hinted = this.opts.portHints?.get(flow.server.port) ?? this.opts.portHints?.get(flow.client.port);
     const analyzer = hinted ? this.byName.get(hinted) : undefined;
     if (analyzer) {
@@ -62,16 +65,22 @@ export class ProtocolDispatcher implements StreamFactory {
    */
   oldestInFlightUs(): number {
     let oldest = Infinity;
-    for (const handler of this.live) {
+    for (const handler of this.watched) {
       const since = handler.inFlightSinceUs();
-      if (since !== null && since < oldest) oldest = since;
+      if (since === null) this.watched.delete(handler);
+      else if (since < oldest) oldest = since;
     }
     return oldest;
   }
 
   /** @internal */
+  touched(handler: DetectingHandler): void {
+    this.watched.add(handler);
+  }
+
+  /** @internal */
   closed(handler: DetectingHandler): void {
-    this.live.delete(handler);
+    this.watched.delete(handler);
   }
 
   /** @internal */
@@ -138,6 +147,8 @@ class DetectingHandler implements StreamHandler {
   private proxyCheck: { bytes: Uint8Array; ts: number; offset: number } | null = { bytes: new Uint8Array(0), ts: 0, offset: 0 };
   /** Bytes of a connection given up on are counted under this name. */
   private skippedCounter = 'protocols.unrecognised-bytes';
+  /** Events came since the dispatcher last asked what is in flight. */
+  private touched = false;
 
   constructor(
     private readonly flow: Flow,
@@ -146,6 +157,7 @@ class DetectingHandler implements StreamHandler {
   ) {}
 
   data(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void {
+    if (!this.touched) this.touch();
     if (dir === 0 && this.proxyCheck) return this.stripProxyHeader(bytes, ts, offset);
     if (this.target) return this.target.data(dir, bytes, ts, offset);
     if (this.givenUp) return this.dispatcher.counters.add(this.skippedCounter, bytes.length);
@@ -157,6 +169,7 @@ class DetectingHandler implements StreamHandler {
   }
 
   gap(dir: Direction, lost: number, ts: number, offset: number): void {
+    if (!this.touched) this.touch();
     if (dir === 0) this.endProxyCheck();
     if (this.target) return this.target.gap(dir, lost, ts, offset);
     if (this.givenUp) return;
@@ -167,6 +180,7 @@ class DetectingHandler implements StreamHandler {
   }
 
   end(dir: Direction, reason: EndReason, ts: number): void {
+    if (!this.touched) this.touch();
     if (dir === 0) this.endProxyCheck();
     if (this.target) return this.target.end(dir, reason, ts);
     if (this.givenUp) return;
@@ -218,7 +232,13 @@ class DetectingHandler implements StreamHandler {
    * stream, say) may stay undecided until 8 KiB have passed and must not hold every trace back.
    */
   inFlightSinceUs(): number | null {
+    this.touched = false;
     return this.target ? this.target.oldestInFlightUs() : null;
+  }
+
+  private touch(): void {
+    this.touched = true;
+    this.dispatcher.touched(this);
   }
 
   private detect(dir: Direction): void {
