@@ -13,6 +13,7 @@ const B3 = '80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90
 const UBER = '4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1';
 const SW8 =
   '1-MzkxMjE5NmRlMGNmNDFmNGJhYjhhOGE4MTA4ZmMzYTguNjMuMTYyOTQ0NDEzMjk3ODAwMjc=-MzkxMjE5NmRlMGNmNDFmNGJhYjhhOGE4MTA4ZmMzYTguNjMuMTYyOTQ0NDEzMjk3ODAwMjY=-4-c2hvcC13ZWI=-NTI3ZTM2MTAwNzE3NGY4OWJhMGQwNjY2YThmOTlhNzNAMTAuMTAwLjE5LjIxNA==-L3Nob3AvZnVsbC10ZXN0-MTAuMTAwLjE4LjE3NToyMDg4MA==';
+const XRAY = 'Self=1-67891234-12456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
 const B3_MULTI: HeaderField[] = [
   ['x-b3-traceid', 'a3ce929d0e0e4736'],
   ['x-b3-spanid', '00f067aa0ba902b7'],
@@ -44,14 +45,24 @@ const precedence: [string, HeaderField[], { source: string | null; traceId: stri
     { source: 'uber-trace-id', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentSpanId: '00f067aa0ba902b7', sampled: true, invalid: [] },
   ],
   [
+    'sw8 beats X-Amzn-Trace-Id',
+    [['x-amzn-trace-id', XRAY], ['sw8', SW8]],
+    { source: 'sw8', traceId: 'ed749ee8b7988908b201aafb6d67b9ac', parentSpanId: 'd6a1f0f71211ea56', sampled: true, invalid: [] },
+  ],
+  [
+    'X-Amzn-Trace-Id (an AWS load balancer\'s): Root as the trace id, Parent as the caller, Sampled',
+    [['x-amzn-trace-id', XRAY]],
+    { source: 'x-amzn-trace-id', traceId: '5759e988bd862e3fe1be46a994272793', parentSpanId: '53995c3f42cd8ad8', sampled: true, invalid: [] },
+  ],
+  [
     'invalid traceparent falls through to b3',
     [['traceparent', TP.toUpperCase()], ['b3', B3]],
     { source: 'b3', traceId: '80f198ee56343ba864fe8b2a57d3eff7', parentSpanId: 'e457b5a2e4d86bd1', sampled: true, invalid: ['traceparent'] },
   ],
   [
     'every format invalid: nothing, all named',
-    [['traceparent', 'x'], ['b3', 'x'], ['x-b3-traceid', 'x'], ['uber-trace-id', 'x'], ['sw8', 'x']],
-    { source: null, traceId: null, parentSpanId: null, sampled: null, invalid: ['traceparent', 'b3', 'x-b3-*', 'uber-trace-id', 'sw8'] },
+    [['traceparent', 'x'], ['b3', 'x'], ['x-b3-traceid', 'x'], ['uber-trace-id', 'x'], ['sw8', 'x'], ['x-amzn-trace-id', 'Root=x']],
+    { source: null, traceId: null, parentSpanId: null, sampled: null, invalid: ['traceparent', 'b3', 'x-b3-*', 'uber-trace-id', 'sw8', 'x-amzn-trace-id'] },
   ],
   [
     'b3: 0 alone: not sampled, no trace',
@@ -85,7 +96,7 @@ const precedence: [string, HeaderField[], { source: string | null; traceId: stri
   ],
 ];
 
-test('fromHeaders: trace id precedence traceparent > b3 > X-B3-* > uber-trace-id > sw8', () => {
+test('fromHeaders: trace id precedence traceparent > b3 > X-B3-* > uber-trace-id > sw8 > X-Amzn-Trace-Id', () => {
   for (const [why, headers, expected] of precedence) {
     const { source, traceId, parentSpanId, sampled, invalid } = extractor().fromHeaders(headers, []);
     assert.deepEqual({ source, traceId, parentSpanId, sampled, invalid }, expected, why);

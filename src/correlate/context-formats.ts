@@ -32,6 +32,7 @@ export const TRACE_CONTEXT_NAMES: readonly string[] = [
   ...B3_MULTI_HEADERS,
   'uber-trace-id',
   'sw8',
+  'x-amzn-trace-id',
 ];
 
 /** True for HTTP optional whitespace (space, horizontal tab). */

@@ -6,6 +6,7 @@ import { combineTracestate, isValidTracestate, parseTraceparent } from './tracep
 import { parseB3Multi, parseB3Single, type B3Result } from './b3.js';
 import { parseUberTraceId } from './jaeger.js';
 import { parseSw8 } from './sw8.js';
+import { parseXrayTraceId } from './xray.js';
 import { extractSqlCommentFields, normalizeCommentKey } from './sql-comment.js';
 
 export const DEFAULT_REQUEST_ID_HEADERS: readonly string[] = ['x-request-id', 'x-correlation-id', 'request-id'];
@@ -35,7 +36,8 @@ const B3_MULTI_LABEL = 'x-b3-*';
  * Finds the trace context and request id of one exchange.
  *
  * Trace id precedence (first format that yields a valid trace id wins; later ones are not read):
- * `traceparent` > `b3` > `X-B3-*` > `uber-trace-id` > `sw8`. W3C first because it is the standard
+ * `traceparent` > `b3` > `X-B3-*` > `uber-trace-id` > `sw8` > `X-Amzn-Trace-Id` (AWS X-Ray, which AWS
+ * load balancers add to every request and services often pass on unchanged: last). W3C first because it is the standard
  * that today's instrumentation emits next to any legacy header it keeps for old peers. A repeated
  * header gives its first valid value (the W3C test suite would restart the trace on a repeated
  * traceparent; an observer prefers the id the caller most likely meant) and the repetition is counted
@@ -122,6 +124,9 @@ export class TraceContextExtractor {
 
     const sw8 = this.firstValid(fields, 'sw8', labelPrefix, context, parseSw8);
     if (sw8 !== null) return { source: labelPrefix + 'sw8', parsed: sw8 };
+
+    const xray = this.firstValid(fields, 'x-amzn-trace-id', labelPrefix, context, parseXrayTraceId);
+    if (xray !== null) return { source: labelPrefix + 'x-amzn-trace-id', parsed: xray };
     return null;
   }
 
