@@ -47,6 +47,7 @@ export interface PipelineOptions {
 }
 
 const DNS_PORT = 53;
+const NOTHING_IN_FLIGHT: ReadonlyMap<string, number> = new Map();
 
 /** How often (packet time) the correlator is told that time has passed. */
 const ADVANCE_EVERY_US = 100_000;
@@ -159,7 +160,7 @@ export class Pipeline {
     if (p.ts > this.lastTs) this.lastTs = p.ts;
     if (p.ts - this.lastAdvance >= ADVANCE_EVERY_US) {
       this.lastAdvance = p.ts;
-      this.correlator.advance(p.ts, this.oldestInFlightUs());
+      this.correlator.advance(p.ts, this.inFlight());
     }
   }
 
@@ -168,7 +169,7 @@ export class Pipeline {
    * `nowUs`; the correlator may decide what has lingered long enough, so output does not stall.
    */
   tick(nowUs: number): void {
-    if (nowUs > this.lastTs) this.correlator.advance(nowUs, this.oldestInFlightUs());
+    if (nowUs > this.lastTs) this.correlator.advance(nowUs, this.inFlight());
   }
 
   /** A DNS answer names the addresses it gives after the name that was asked. */
@@ -180,11 +181,12 @@ export class Pipeline {
   }
 
   /**
-   * Start of the oldest exchange begun and not reported yet. Bytes still waiting behind a TCP hole
-   * need no watch: what they begin starts when they are delivered (docs/formats.md), after now.
+   * Per server address, the start of the oldest exchange begun and not reported yet. Bytes still
+   * waiting behind a TCP hole need no watch: what they begin starts when they are delivered
+   * (docs/formats.md), after now.
    */
-  private oldestInFlightUs(): number {
-    return this.dispatcher === null ? Infinity : this.dispatcher.oldestInFlightUs();
+  private inFlight(): ReadonlyMap<string, number> {
+    return this.dispatcher === null ? NOTHING_IN_FLIGHT : this.dispatcher.inFlightByServerIp();
   }
 
   /** End of input: flush connections, decide every pending exchange, emit the last traces. */

@@ -38,22 +38,28 @@ export interface CorrelatorOptions {
  * trace id, else the same request id; a call without ids is linked by timing, the calls competing for
  * the same possible parents being assigned together in arrival order.
  *
- * Exchanges are held in packet time and decided in the order they ended: an exchange is decided once
- * every exchange that began before it (a possible parent, or a call competing with it for parents)
- * has been reported, as the stages say through `advance`, and at least `settle` after its end; at the
- * latest `linger` after its end. A trace is emitted when its root's turn comes. Memory is bounded by
- * the exchanges that end while the oldest one in flight runs, at most by the linger window.
+ * Exchanges are held in packet time. An exchange is decided at least `settle` after its end, once
+ * nothing that could change its decision is still in flight, as the stages say through `advance`:
+ * no exchange into its client's address (a possible parent) nor into its server's (a call competing
+ * with it for the same parents) that began before it ended; at the latest `linger` after its end.
+ * Exchanges decided together are decided in the order they ended. A trace is emitted once its root is
+ * decided and no call still undecided could join its tree (a call made by one of its servers during
+ * that server's exchange). So a request that runs long holds back only the calls around its own
+ * services, and memory follows what is in flight there, at most the linger window.
  */
 export class Correlator {
   private readonly lingerUs: number;
   private readonly settleUs: number;
   private readonly toleranceUs: number;
   private readonly linker: ParentLinker;
+  /** Exchanges added and not yet past their settle time, by end. */
   private readonly pending = new MinHeap<LinkNode>();
+  /** Past their settle time, still waiting for what is in flight around them (end order). */
+  private blocked: LinkNode[] = [];
+  /** Decided roots whose trees an undecided call could still join. */
+  private deferredRoots: LinkNode[] = [];
   /** Every exchange added and not yet emitted. */
   private readonly unemitted = new Set<LinkNode>();
-  /** Exchanges that ended up to here have been decided. */
-  private horizon = -Infinity;
 
   constructor(private readonly opts: CorrelatorOptions) {
     this.lingerUs = opts.lingerUs ?? 30_000_000;
@@ -91,17 +97,15 @@ export class Correlator {
   }
 
   /**
-   * Packet time has reached `ts`, and every exchange not reported yet began at `oldestInFlightUs` or
-   * later (-Infinity: unknown): decide and emit what can no longer change.
+   * Packet time has reached `ts`; `inFlight` tells what began and was not reported yet: the start of
+   * the oldest such exchange per server address (absent: none), or one start for every address
+   * (-Infinity: unknown, so only the linger decides). Decides and emits what can no longer change.
    */
-  advance(ts: number, oldestInFlightUs = -Infinity): void {
-    // An exchange that ended before `reported` has every possible parent (which began before it, within
-    // the tolerance) reported already; so have the calls competing with it.
-    const reported = oldestInFlightUs - this.toleranceUs - 1;
-    const horizon = Math.max(ts - this.lingerUs, Math.min(ts - this.settleUs, reported));
-    if (horizon <= this.horizon) return;
-    this.horizon = horizon;
-    this.drain(horizon);
+  advance(ts: number, inFlight: ReadonlyMap<string, number> | number = -Infinity): void {
+    const settleEdge = ts - this.settleUs;
+    while (this.pending.size > 0 && this.pending.peekKey()! <= settleEdge + this.toleranceUs) this.blocked.push(this.pending.pop()!);
+    const into = typeof inFlight === 'number' ? (): number => inFlight : (ip: string): number => inFlight.get(ip) ?? Infinity;
+    this.step(ts - this.lingerUs, settleEdge, into);
   }
 
   /** What the correlator holds now: exchanges not emitted yet, and exchanges indexed as possible parents. */
@@ -111,7 +115,8 @@ export class Correlator {
 
   /** End of input: decide and emit everything. */
   finish(): void {
-    this.drain(Infinity);
+    while (this.pending.size > 0) this.blocked.push(this.pending.pop()!);
+    this.step(Infinity, Infinity, () => Infinity);
     // Whatever a parent link left behind (a parent emitted before its child was decided) is emitted
     // on its own rather than lost.
     for (const node of this.unemitted) {
@@ -130,14 +135,46 @@ export class Correlator {
     this.linker.clear();
   }
 
-  private drain(upTo: number): void {
+  /**
+   * Decides the blocked exchanges nothing holds back any more (all of those that ended before
+   * `lingerEdge`), then emits the decided roots whose trees are complete.
+   */
+  private step(lingerEdge: number, settleEdge: number, into: (ip: string) => number): void {
+    if (this.blocked.length === 0 && this.deferredRoots.length === 0) return;
+    const tol = this.toleranceUs;
     const due: LinkNode[] = [];
-    while (this.pending.size > 0 && this.pending.peekKey()! <= upTo) due.push(this.pending.pop()!);
-    if (due.length === 0) return;
-    this.linker.decide(due);
-    for (const node of due) if (node.parent === null && !node.emitted) this.emitTree(node);
+    const still: LinkNode[] = [];
+    for (const node of this.blocked) {
+      const free = node.end <= settleEdge && node.end + tol < Math.min(into(node.x.client.ip), into(node.x.server.ip));
+      (free || node.end <= lingerEdge ? due : still).push(node);
+    }
+    this.blocked = still;
+    if (due.length > 0) {
+      due.sort((a, b) => a.end - b.end);
+      this.linker.decide(due);
+    }
+    const roots = this.deferredRoots;
+    this.deferredRoots = [];
+    for (const node of due) if (node.parent === null && !node.emitted) roots.push(node);
+    if (roots.length === 0) return;
+    const undecided = undecidedByCaller(still);
+    for (const root of roots) {
+      if (root.emitted) continue;
+      if (root.end <= lingerEdge || !this.couldStillJoin(root, undecided)) this.emitTree(root);
+      else this.deferredRoots.push(root);
+    }
     // Emitted exchanges are never parents again: the index keeps only what is still undecided.
-    this.linker.forget(upTo);
+    this.linker.forget(Infinity);
+  }
+
+  /** Whether an undecided call was made by a server of this tree while that server was serving it. */
+  private couldStillJoin(node: LinkNode, undecided: ReadonlyMap<string, LinkNode[]>): boolean {
+    if (undecided.size === 0) return false;
+    const tol = this.toleranceUs;
+    for (const call of undecided.get(node.x.server.ip) ?? []) {
+      if (call.x.startUs <= node.end + tol && call.end >= node.x.startUs - tol) return true;
+    }
+    return node.children.some((child) => this.couldStillJoin(child, undecided));
   }
 
   private emitTree(root: LinkNode): void {
@@ -194,6 +231,18 @@ export class Correlator {
       notes,
     };
   }
+}
+
+/** Undecided exchanges by the address of their caller. */
+function undecidedByCaller(nodes: readonly LinkNode[]): Map<string, LinkNode[]> {
+  const byIp = new Map<string, LinkNode[]>();
+  for (const node of nodes) {
+    if (node.decided) continue;
+    let list = byIp.get(node.x.client.ip);
+    if (!list) byIp.set(node.x.client.ip, (list = []));
+    list.push(node);
+  }
+  return byIp;
 }
 
 /**

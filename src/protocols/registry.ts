@@ -60,15 +60,20 @@ export class ProtocolDispatcher implements StreamFactory {
   }
 
   /**
-   * Start (µs) of the oldest exchange begun on an open connection and not emitted yet (connections
-   * still being detected do not count). Infinity when there is none.
+   * Per server address, the start (µs) of the oldest exchange begun on an open connection and not
+   * emitted yet (connections still being detected do not count); addresses with none are absent.
    */
-  oldestInFlightUs(): number {
-    let oldest = Infinity;
+  inFlightByServerIp(): Map<string, number> {
+    const oldest = new Map<string, number>();
     for (const handler of this.watched) {
       const since = handler.inFlightSinceUs();
-      if (since === null) this.watched.delete(handler);
-      else if (since < oldest) oldest = since;
+      if (since === null) {
+        this.watched.delete(handler);
+        continue;
+      }
+      const ip = handler.serverIp;
+      const known = oldest.get(ip);
+      if (known === undefined || since < known) oldest.set(ip, since);
     }
     return oldest;
   }
@@ -219,6 +224,10 @@ class DetectingHandler implements StreamHandler {
     const check = this.proxyCheck;
     this.proxyCheck = null;
     if (check && check.bytes.length > 0) this.data(0, check.bytes, check.ts, check.offset);
+  }
+
+  get serverIp(): string {
+    return this.flow.server.ip;
   }
 
   /** Port hints: the protocol is known before any byte. */
