@@ -99,6 +99,25 @@ describe('detection by content', () => {
     assert.equal(result.counters.get('protocols.roles-swapped'), 1);
   });
 
+  it('without a handshake, roles proven wrong only by a later segment (the first too short to tell)', async () => {
+    const split: Turn[] = [
+      { from: 'client', bytes: 'GE' },
+      { from: 'client', bytes: 'T /health HTTP/1.1\r\nHost: svc\r\nX-Request-ID: r-1\r\n\r\n' },
+      HTTP[1]!,
+      { from: 'client', bytes: 'GET /again HTTP/1.1\r\nHost: svc\r\n\r\n' },
+      { from: 'server', bytes: 'HTTP/1.1 204 No Content\r\n\r\n' },
+    ];
+    const { spans, result } = await analyzeFiles([file('no-handshake-late.pcap', conversation(50999, split, { handshake: false }))]);
+    assert.deepEqual(
+      spans.map((s) => [s.client.port, s.server.port, (s.request as HttpRequestInfo).path, (s.response as { status: number }).status]),
+      [
+        [40123, 50999, '/health', 200],
+        [40123, 50999, '/again', 204],
+      ],
+    );
+    assert.equal(result.counters.get('tcp.handler-errors'), 0);
+  });
+
   it('--port skips detection; bytes that are not that protocol are counted, not misread', async () => {
     const path = file('hinted.pcap', conversation(9000, HTTP));
     const asMysql = await analyzeFiles([path], { portHints: parsePortHints(['mysql=9000']) });

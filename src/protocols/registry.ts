@@ -1,5 +1,5 @@
 import type { Counters } from '../util/counters.js';
-import type { Direction, EndReason, Endpoint, Flow, StreamFactory, StreamHandler } from '../tcp/types.js';
+import type { Direction, DirectionStats, EndReason, Endpoint, Flow, StreamFactory, StreamHandler } from '../tcp/types.js';
 import { readProxyHeader } from './proxy-protocol.js';
 import { detectTls } from './tls.js';
 import type { AnalyzerContext, Exchange, ProtocolAnalyzer, ProtocolHandler, ProtocolName } from './types.js';
@@ -154,6 +154,12 @@ class DetectingHandler implements StreamHandler {
   private skippedCounter = 'protocols.unrecognised-bytes';
   /** Events came since the dispatcher last asked what is in flight. */
   private touched = false;
+  /**
+   * The roles were proven reversed after the TCP layer had already delivered data under its guess
+   * (the first segments were too short to tell): the analyzer sees a reversed view of the flow and
+   * every later event's direction flipped.
+   */
+  private flipped = false;
 
   constructor(
     private readonly flow: Flow,
@@ -164,7 +170,7 @@ class DetectingHandler implements StreamHandler {
   data(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void {
     if (!this.touched) this.touch();
     if (dir === 0 && this.proxyCheck) return this.stripProxyHeader(bytes, ts, offset);
-    if (this.target) return this.target.data(dir, bytes, ts, offset);
+    if (this.target) return this.target.data(this.flipped ? other(dir) : dir, bytes, ts, offset);
     if (this.givenUp) return this.dispatcher.counters.add(this.skippedCounter, bytes.length);
     const copy = bytes.slice();
     this.held.push({ kind: 'data', dir, bytes: copy, ts, offset });
@@ -176,7 +182,7 @@ class DetectingHandler implements StreamHandler {
   gap(dir: Direction, lost: number, ts: number, offset: number): void {
     if (!this.touched) this.touch();
     if (dir === 0) this.endProxyCheck();
-    if (this.target) return this.target.gap(dir, lost, ts, offset);
+    if (this.target) return this.target.gap(this.flipped ? other(dir) : dir, lost, ts, offset);
     if (this.givenUp) return;
     this.held.push({ kind: 'gap', dir, lost, ts, offset });
     this.sample[dir] = [];
@@ -187,7 +193,7 @@ class DetectingHandler implements StreamHandler {
   end(dir: Direction, reason: EndReason, ts: number): void {
     if (!this.touched) this.touch();
     if (dir === 0) this.endProxyCheck();
-    if (this.target) return this.target.end(dir, reason, ts);
+    if (this.target) return this.target.end(this.flipped ? other(dir) : dir, reason, ts);
     if (this.givenUp) return;
     this.held.push({ kind: 'end', dir, reason, ts });
   }
@@ -227,7 +233,7 @@ class DetectingHandler implements StreamHandler {
   }
 
   get serverIp(): string {
-    return this.flow.server.ip;
+    return this.flipped ? this.flow.client.ip : this.flow.server.ip;
   }
 
   /** Port hints: the protocol is known before any byte. */
@@ -278,13 +284,20 @@ class DetectingHandler implements StreamHandler {
   }
 
   private start(analyzer: ProtocolAnalyzer, reversed: boolean): void {
-    if (reversed) this.flow.swapRoles();
+    let flow = this.flow;
+    if (reversed) {
+      if (this.flow.canSwapRoles) this.flow.swapRoles();
+      else {
+        flow = new ReversedFlow(this.flow);
+        this.flipped = true;
+      }
+    }
     const counters = this.dispatcher.counters;
     counters.add(`protocols.connections.${analyzer.name}`);
     if (reversed) counters.add('protocols.roles-swapped');
-    const target = analyzer.open(this.dispatcher.contextFor(this.flow, this));
+    const target = analyzer.open(this.dispatcher.contextFor(flow, this));
     this.target = target;
-    const flip = (d: Direction): Direction => (reversed ? ((1 - d) as Direction) : d);
+    const flip = (d: Direction): Direction => (reversed ? other(d) : d);
     for (const e of this.held.splice(0)) {
       if (e.kind === 'data') target.data(flip(e.dir), e.bytes, e.ts, e.offset);
       else if (e.kind === 'gap') target.gap(flip(e.dir), e.lost, e.ts, e.offset);
@@ -303,6 +316,51 @@ class DetectingHandler implements StreamHandler {
     this.sample[1] = [];
     this.dispatcher.unanalysed({ ...connection, server: { ...connection.server } });
     this.dispatcher.counters.add(this.skippedCounter, bytes);
+  }
+}
+
+function other(dir: Direction): Direction {
+  return dir === 0 ? 1 : 0;
+}
+
+/** A flow seen with its roles reversed: what an analyzer gets when they were proven wrong too late to swap. */
+class ReversedFlow implements Flow {
+  constructor(private readonly inner: Flow) {}
+  get id(): number {
+    return this.inner.id;
+  }
+  get client(): Endpoint {
+    return this.inner.server;
+  }
+  get server(): Endpoint {
+    return this.inner.client;
+  }
+  get handshake(): boolean {
+    return this.inner.handshake;
+  }
+  get startTs(): number {
+    return this.inner.startTs;
+  }
+  get lastTs(): number {
+    return this.inner.lastTs;
+  }
+  get baseSeq(): [number | null, number | null] {
+    const [a, b] = this.inner.baseSeq;
+    return [b, a];
+  }
+  get stats(): [DirectionStats, DirectionStats] {
+    const [a, b] = this.inner.stats;
+    return [b, a];
+  }
+  get ended(): [EndReason | null, EndReason | null] {
+    const [a, b] = this.inner.ended;
+    return [b, a];
+  }
+  get canSwapRoles(): boolean {
+    return false;
+  }
+  swapRoles(): void {
+    throw new Error(`flow ${this.inner.id}: roles already reversed for its analyzer`);
   }
 }
 

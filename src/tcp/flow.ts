@@ -87,6 +87,10 @@ export class TcpFlow implements Flow, HalfStreamSink {
     return [this.halves[0].ended, this.halves[1].ended];
   }
 
+  get canSwapRoles(): boolean {
+    return !this.dataConsumed;
+  }
+
   /** Allowed until the handler has returned from its first data call (detectors may call it there). */
   swapRoles(): void {
     if (this.dataConsumed) throw new Error(`flow ${this.id}: swapRoles() after data was consumed`);

@@ -55,6 +55,8 @@ export interface Flow {
   readonly stats: [DirectionStats, DirectionStats];
   /** How each direction ended, null while open. */
   readonly ended: [EndReason | null, EndReason | null];
+  /** Whether swapRoles is still allowed (no data delivered to the handler yet). */
+  readonly canSwapRoles: boolean;
   /**
    * Swap client and server roles (a protocol detector found the guess from ports wrong).
    * Only allowed before the handler consumed any data; later deliveries use the new roles.

@@ -87,6 +87,8 @@ export class FakeFlow implements Flow {
     this.handshake = options.handshake ?? true;
   }
 
+  readonly canSwapRoles = true;
+
   swapRoles(): void {
     [this.client, this.server] = [this.server, this.client];
     this.swaps++;

@@ -24,6 +24,7 @@ export function fakeFlow(): Flow {
     baseSeq: [BASE_SEQ[0], BASE_SEQ[1]],
     stats: [stat(), stat()],
     ended: [null, null],
+    canSwapRoles: true,
     swapRoles() {},
   };
 }
