@@ -345,16 +345,13 @@ class ReversedFlow implements Flow {
     return this.inner.lastTs;
   }
   get baseSeq(): [number | null, number | null] {
-    const [a, b] = this.inner.baseSeq;
-    return [b, a];
+    return swapped(this.inner.baseSeq);
   }
   get stats(): [DirectionStats, DirectionStats] {
-    const [a, b] = this.inner.stats;
-    return [b, a];
+    return swapped(this.inner.stats);
   }
   get ended(): [EndReason | null, EndReason | null] {
-    const [a, b] = this.inner.ended;
-    return [b, a];
+    return swapped(this.inner.ended);
   }
   get canSwapRoles(): boolean {
     return false;
@@ -362,6 +359,10 @@ class ReversedFlow implements Flow {
   swapRoles(): void {
     throw new Error(`flow ${this.inner.id}: roles already reversed for its analyzer`);
   }
+}
+
+function swapped<T>([client, server]: readonly [T, T]): [T, T] {
+  return [server, client];
 }
 
 function safeDetect(analyzer: ProtocolAnalyzer, bytes: Uint8Array, dir: Direction): 'yes' | 'no' | 'more' {
