@@ -249,16 +249,33 @@ export interface AnalysisResult {
   unanalysed: UnanalysedGroup[];
 }
 
-/** Runs a packet source through a pipeline to the end. `onProgress` gets the packet count per batch. */
+/**
+ * Runs a packet source through a pipeline to the end, or until `signal` aborts: then what was read so
+ * far is finished as if the input ended there (`interrupted` says so). `onProgress` gets the packet
+ * count per batch.
+ */
 export async function analyze(
   source: PacketSource,
   opts: PipelineOptions,
   onProgress?: (packets: number, bytesRead: number) => void | Promise<void>,
-): Promise<AnalysisResult & { files: ReturnType<PacketSource['info']> }> {
+  signal?: AbortSignal,
+): Promise<AnalysisResult & { files: ReturnType<PacketSource['info']>; packetsRead: number; interrupted: boolean }> {
   const pipeline = new Pipeline(opts);
   let packets = 0;
   let bytes = 0;
-  for await (const batch of source.batches()) {
+  const iterator = source.batches()[Symbol.asyncIterator]();
+  const aborted = signal ? abortion(signal) : null;
+  let interrupted = false;
+  for (;;) {
+    const next = aborted ? await Promise.race([iterator.next(), aborted]) : await iterator.next();
+    if (next === ABORTED) {
+      interrupted = true;
+      // A read may still be pending (stdin that sends nothing): the source closes when it settles.
+      void iterator.return?.(undefined)?.catch(() => undefined);
+      break;
+    }
+    if (next.done) break;
+    const batch = next.value;
     for (const p of batch) {
       pipeline.packet(p);
       bytes += p.data.length + 16;
@@ -266,7 +283,14 @@ export async function analyze(
     packets += batch.length;
     await onProgress?.(packets, bytes);
   }
-  return { ...pipeline.finish(), files: source.info() };
+  return { ...pipeline.finish(), files: source.info(), packetsRead: packets, interrupted };
+}
+
+const ABORTED = Symbol('aborted');
+
+function abortion(signal: AbortSignal): Promise<typeof ABORTED> {
+  if (signal.aborted) return Promise.resolve(ABORTED);
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(ABORTED), { once: true }));
 }
 
 const IGNORE_STREAM: StreamHandler = { data() {}, gap() {}, end() {}, close() {} };

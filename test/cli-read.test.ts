@@ -1,6 +1,6 @@
 // `wirespan read` as a user runs it: the real CLI on the shipped demo capture.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createServer, type IncomingMessage } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
+import { readPcapSimple } from './lib/read-pcap-simple.js';
 
 const DEMO = 'fixtures/demo-shop.pcap';
 const NAMES = 'fixtures/demo-shop.names.yaml';
@@ -132,6 +133,25 @@ describe('wirespan read', () => {
     assert.match(String(mysqlTls.stdout), /^ {2}1 MySQL connections switched to TLS after the greeting: their commands are not visible$/m);
     const ws = run(['read', '../shared/conformance/zeek-http-websocket.pcap', '--slowest', '0']);
     assert.match(String(ws.stdout), /^ {2}\d+ bytes after an HTTP upgrade or CONNECT \(WebSocket, tunnels\) not analysed$/m);
+  });
+
+  it('Ctrl-C finishes what was read: outputs and report written, exit 130, even with stdin still open', async () => {
+    const out = join(dir, 'interrupted.ndjson');
+    const child = spawn(process.execPath, ['bin/wirespan.js', 'read', '-', '--exchanges', out, '--slowest', '0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.stdin.write(readFileSync(DEMO)); // and the pipe stays open, as a live tcpdump's would
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    child.kill('SIGINT');
+    assert.equal(await exited, 130);
+    const packets = [...readPcapSimple(DEMO)].length;
+    assert.match(stdout, new RegExp(`^ {2}interrupted after ${packets} packets: what came later was not read$`, 'm'));
+    assert.match(stdout, /^ {2}http {6}160\b/m);
+    assert.equal(readFileSync(out, 'utf8').trim().split('\n').length, 160 + 46 + 97, 'every exchange read, decided and written');
+    assert.match(stderr, /interrupted, finishing what was read/);
   });
 
   it('bad input: one line, exit 2', () => {

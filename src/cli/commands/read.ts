@@ -72,13 +72,33 @@ export function registerRead(program: Command): void {
     const counters = new Counters();
     const session = await AnalysisSession.open(flags, counters);
     const progress = new Progress(paths);
-    const result = await analyze(openCaptureSource(paths, { counters }), session.pipelineOptions(), (n, b) => {
-      progress.update(n, b);
-      return session.whenExportersReady();
-    });
+    // Ctrl-C stops reading and finishes with what was read (outputs, report); a second one quits.
+    const stop = new AbortController();
+    const onSigint = (): void => {
+      if (stop.signal.aborted) process.exit(130);
+      process.stderr.write('wirespan: interrupted, finishing what was read (Ctrl-C again to quit now)\n');
+      stop.abort();
+    };
+    process.on('SIGINT', onSigint);
+    const result = await analyze(
+      openCaptureSource(paths, { counters }),
+      session.pipelineOptions(),
+      (n, b) => {
+        progress.update(n, b);
+        return session.whenExportersReady();
+      },
+      stop.signal,
+    );
     progress.done();
     const warnings = result.files.flatMap((f) => f.warnings.map((w) => `${f.name}: ${w}`));
+    if (result.interrupted) warnings.push(`interrupted after ${result.packetsRead} packets: what came later was not read`);
     await session.finish(result, warnings);
+    process.off('SIGINT', onSigint);
+    if (result.interrupted) {
+      process.exitCode = 130;
+      // A pending read of stdin would keep the process alive.
+      if (paths.includes('-')) process.stdin.destroy();
+    }
   });
 }
 
