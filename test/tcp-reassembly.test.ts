@@ -617,3 +617,26 @@ describe('tcp roles', () => {
     assert.deepEqual(rec.lines(), ['#1 data c @0 "ab"', '#1 data s @2 "cd"']);
   });
 });
+
+describe('open connections are bounded', () => {
+  test('a SYN scan past maxOpenFlows evicts the least recently active, counted; a busy connection goes on', () => {
+    const counters = new Counters();
+    const rec = new TcpRecorder();
+    const closed: Flow[] = [];
+    const asm = new TcpAssembler({ factory: rec, counters, maxOpenFlows: 1000, onFlowClosed: (f) => closed.push(f) });
+    let ts = 0;
+    asm.segment(segment(['c', 'S', 100]), (ts += 10));
+    asm.segment(segment(['s', 'SA', 300, '', 101]), (ts += 10));
+    for (let i = 0; i < 5000; i++) {
+      asm.segment(segment(['c', 'S', 7], { ip: '10.9.0.1', port: 10000 + i }, { ip: '10.9.0.2', port: 80 }), (ts += 10));
+      // The real connection stays active throughout.
+      if (i % 100 === 0) asm.segment(segment(['c', 'PA', 101 + i / 100, 'x', 301]), (ts += 10));
+    }
+    assert.ok(asm.stats().openFlows <= 1000, `open flows: ${asm.stats().openFlows}`);
+    assert.equal(counters.get('tcp.flows-evicted'), 5001 - asm.stats().openFlows, 'every connection not open any more was evicted, and counted');
+    assert.equal(closed.length, counters.get('tcp.flows-evicted'), 'evicted connections are reported like idle ones');
+    asm.finish(ts + 10);
+    const real = rec.stream(1, 0).filter((e) => e.kind === 'data');
+    assert.equal(Buffer.concat(real.map((e) => (e.kind === 'data' ? e.bytes : new Uint8Array(0)))).toString(), 'x'.repeat(50), 'the active connection was never evicted');
+  });
+});

@@ -40,7 +40,8 @@
  *   open flow it supersedes is flushed, its open directions end 'idle' (`tcp.superseded-by-syn`).
  * - Idle: a flow without packets for `idleTimeoutUs` of packet time is flushed and ends 'idle'; its
  *   events carry the time of its last packet. Checked when the flow's next packet arrives and by a
- *   sweep over all flows once per second of packet time.
+ *   sweep over all flows once per second of packet time. Beyond `maxOpenFlows` open connections (a SYN
+ *   flood, a scan), the least recently active tenth is flushed the same way (`tcp.flows-evicted`).
  * - `flow.swapRoles()` is allowed until the handler returns from its first data call (a detector
  *   may decide inside it); it swaps endpoints and all per-direction state.
  * - A handler that throws is counted (`tcp.handler-errors`); reassembly continues.
@@ -52,6 +53,11 @@ import { destinationIsServer } from './roles.js';
 import type { AssemblerOptions, Endpoint, Flow, TcpSegment } from './types.js';
 
 export interface TcpAssemblerOptions extends AssemblerOptions {
+  /**
+   * Open connections tracked at most; beyond, the least recently active tenth is flushed as idle and
+   * counted (`tcp.flows-evicted`): a SYN flood or a scan must not exhaust memory. Default 250 000.
+   */
+  maxOpenFlows?: number;
   /** How long (µs of packet time) a torn-down 4-tuple absorbs late packets. Default 60 s. */
   closedLingerUs?: number;
   /** Bound on remembered torn-down 4-tuples. Default 65536. */
@@ -85,6 +91,7 @@ export class TcpAssembler {
   /** Flows holding out-of-order bytes, in the order they started buffering. */
   private readonly flowsWithBuffers = new Set<TcpFlow>();
   private readonly ctx: FlowContext;
+  private readonly maxOpenFlows: number;
   private readonly idleTimeoutUs: number;
   private readonly maxBufferedTotal: number;
   private readonly closedLingerUs: number;
@@ -100,6 +107,7 @@ export class TcpAssembler {
     this.maxBufferedTotal = opts.maxBufferedBytesTotal ?? 256 * 1024 * 1024;
     this.closedLingerUs = opts.closedLingerUs ?? 60 * SECOND_US;
     this.maxRecentlyClosed = opts.maxRecentlyClosed ?? 65536;
+    this.maxOpenFlows = opts.maxOpenFlows ?? 250_000;
     this.ctx = {
       counters: opts.counters,
       factory: opts.factory,
@@ -134,6 +142,7 @@ export class TcpAssembler {
         : { low: s.dst, high: s.src, ports: s.dstPort * 65536 + s.srcPort };
       if (!syn && this.isLateAfterClose(key, s, ts)) return;
       if (this.recentlyClosed.size > 0) this.forgetClosed(flowKeyText(key));
+      if (this.flows.size >= this.maxOpenFlows) this.evictLeastRecent();
       flow = this.openFlow(key, s, ts);
     }
     flow.segment(s, flow.directionOf(s), ts);
@@ -195,6 +204,14 @@ export class TcpAssembler {
       if (now - closedAt <= this.closedLingerUs) break;
       this.forgetClosed(key);
     }
+  }
+
+  /** Too many open connections: flush the least recently active tenth as idle. */
+  private evictLeastRecent(): void {
+    const flows = [...this.flows.values()].sort((a, b) => a.lastTs - b.lastTs);
+    const count = Math.max(1, Math.floor(flows.length / 10));
+    this.opts.counters.add('tcp.flows-evicted', count);
+    for (let i = 0; i < count; i++) flows[i]!.terminate('idle', flows[i]!.lastTs);
   }
 
   private enforceTotalCap(ts: number): void {
