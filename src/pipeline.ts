@@ -39,6 +39,8 @@ export interface PipelineOptions {
   idleTimeoutUs?: number;
   maxBufferedBytesPerConnection?: number;
   maxBufferedBytesTotal?: number;
+  /** Open TCP connections tracked at most (default 250 000); beyond, the least recently active are flushed. */
+  maxOpenFlows?: number;
   /** Keep a record of every TCP connection (conn.log style) for `stats --flows`. */
   keepFlows?: boolean;
   onExchange?(exchange: Exchange): void;
@@ -134,6 +136,7 @@ export class Pipeline {
       idleTimeoutUs: opts.idleTimeoutUs,
       maxBufferedBytesPerConnection: opts.maxBufferedBytesPerConnection,
       maxBufferedBytesTotal: opts.maxBufferedBytesTotal,
+      maxOpenFlows: opts.maxOpenFlows,
       onFlowClosed: (flow) => this.flowClosed(flow),
     });
   }
