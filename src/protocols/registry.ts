@@ -1,6 +1,7 @@
 import type { Counters } from '../util/counters.js';
-import type { Direction, DirectionStats, EndReason, Endpoint, Flow, StreamFactory, StreamHandler } from '../tcp/types.js';
+import type { Direction, EndReason, Endpoint, Flow, StreamFactory, StreamHandler } from '../tcp/types.js';
 import { readProxyHeader } from './proxy-protocol.js';
+import { ReversedFlow } from './reversed-flow.js';
 import { detectTls } from './tls.js';
 import type { AnalyzerContext, Exchange, ProtocolAnalyzer, ProtocolHandler, ProtocolName } from './types.js';
 
@@ -321,48 +322,6 @@ class DetectingHandler implements StreamHandler {
 
 function other(dir: Direction): Direction {
   return dir === 0 ? 1 : 0;
-}
-
-/** A flow seen with its roles reversed: what an analyzer gets when they were proven wrong too late to swap. */
-class ReversedFlow implements Flow {
-  constructor(private readonly inner: Flow) {}
-  get id(): number {
-    return this.inner.id;
-  }
-  get client(): Endpoint {
-    return this.inner.server;
-  }
-  get server(): Endpoint {
-    return this.inner.client;
-  }
-  get handshake(): boolean {
-    return this.inner.handshake;
-  }
-  get startTs(): number {
-    return this.inner.startTs;
-  }
-  get lastTs(): number {
-    return this.inner.lastTs;
-  }
-  get baseSeq(): [number | null, number | null] {
-    return swapped(this.inner.baseSeq);
-  }
-  get stats(): [DirectionStats, DirectionStats] {
-    return swapped(this.inner.stats);
-  }
-  get ended(): [EndReason | null, EndReason | null] {
-    return swapped(this.inner.ended);
-  }
-  get canSwapRoles(): boolean {
-    return false;
-  }
-  swapRoles(): void {
-    throw new Error(`flow ${this.inner.id}: roles already reversed for its analyzer`);
-  }
-}
-
-function swapped<T>([client, server]: readonly [T, T]): [T, T] {
-  return [server, client];
 }
 
 function safeDetect(analyzer: ProtocolAnalyzer, bytes: Uint8Array, dir: Direction): 'yes' | 'no' | 'more' {
