@@ -29,6 +29,10 @@ describe('wirespan read', () => {
     assert.match(out, /^ {2}loadgen +gateway +http +60 /m);
     assert.match(out, /^ {2}orders +inventory +grpc +46 /m);
     assert.match(out, /Slowest traces/);
+    // Where failures start (payments refusing cards) and where they are only passed on.
+    assert.match(out, /^ {2}orders +payments +POST \/charge +502 +8 +8$/m);
+    assert.match(out, /^ {2}gateway +orders +POST \/orders +502 +8 +0$/m);
+    assert.match(out, /^ {2}loadgen +gateway +POST \/orders +502 +8 +0$/m);
     assert.match(out, /orders → inventory {2}\/shop\.Inventory\/Reserve/);
   });
 

@@ -24,11 +24,66 @@ export class SlowestTraces {
   }
 }
 
+/** One kind of failing call: who called whom for what, and the answer. */
+export interface FailingCall {
+  caller: string;
+  callee: string;
+  call: string;
+  status: string;
+  /** Calls of this kind that failed. */
+  failed: number;
+  /** Of those, the ones where the failure started: no call they made failed. */
+  started: number;
+}
+
+/** Distinct kinds of failing calls kept; more are counted together. */
+const MAX_FAILURE_KINDS = 10_000;
+
+/**
+ * Failing calls by kind, told apart by where a failure starts (a failing call none of whose own calls
+ * failed) and where it is only passed on: in an incident, the first is the place to look.
+ */
+export class FailureSummary {
+  private readonly kinds = new Map<string, FailingCall>();
+  /** Failing calls of kinds beyond the bound. */
+  other = 0;
+
+  add(tree: TraceTree): void {
+    this.visit(tree.root);
+  }
+
+  /** Most failures started first, then most failed. */
+  list(limit = 10): FailingCall[] {
+    return [...this.kinds.values()].sort((a, b) => b.started - a.started || b.failed - a.failed).slice(0, limit);
+  }
+
+  private visit(node: SpanNode): void {
+    for (const child of node.children) this.visit(child);
+    const s = node.span;
+    if (!s.error) return;
+    const call = spanLabel(s);
+    const status = statusText(s);
+    const key = `${s.peerService}\u0000${s.service}\u0000${call}\u0000${status}`;
+    let kind = this.kinds.get(key);
+    if (!kind) {
+      if (this.kinds.size >= MAX_FAILURE_KINDS) {
+        this.other++;
+        return;
+      }
+      this.kinds.set(key, (kind = { caller: s.peerService, callee: s.service, call: truncate(call, 60), status, failed: 0, started: 0 }));
+    }
+    kind.failed++;
+    if (!node.children.some((c) => c.span.error)) kind.started++;
+  }
+}
+
 export interface ReportInput {
   exchangesByProtocol: Record<string, { exchanges: number; errors: number; incomplete: number }>;
   traces: number;
   serviceMap: ServiceMap;
   slowest: readonly TraceTree[];
+  /** Failing calls by kind (FailureSummary.list); optional. */
+  failing?: readonly FailingCall[];
   /** Connections no analyzer took; optional for callers that do not track them. */
   unanalysed?: readonly UnanalysedGroup[];
   warnings: string[];
@@ -71,6 +126,18 @@ export function renderReport(r: ReportInput, color = false): string {
       ]),
     ).map((l) => '  ' + l),
   );
+  const failing = r.failing ?? [];
+  if (failing.length > 0) {
+    out.push('');
+    out.push(bold('Failing calls') + '  (started: failed while none of its own calls did, where failures begin)');
+    out.push(
+      ...table(
+        ['caller', 'callee', 'call', 'status', 'failed', 'started'],
+        failing.map((f) => [f.caller, f.callee, f.call, red(f.status), String(f.failed), String(f.started)]),
+        4,
+      ).map((l) => '  ' + l),
+    );
+  }
   if (r.slowest.length > 0) {
     out.push('');
     out.push(bold(`Slowest traces`));

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { openCaptureSource } from '../../capture/file-source.js';
 import { loadNamesFile } from '../../correlate/naming.js';
 import { NdjsonExchangeWriter } from '../../export/ndjson.js';
-import { renderReport, SlowestTraces } from '../../export/report.js';
+import { FailureSummary, renderReport, SlowestTraces } from '../../export/report.js';
 import { renderServiceMap, SERVICE_MAP_FORMATS, type ServiceMapFormat } from '../../export/service-map/formats.js';
 import { TracesJsonWriter } from '../../export/traces.js';
 import { analyze, type AnalysisResult } from '../../pipeline.js';
@@ -105,6 +105,7 @@ export function registerRead(program: Command): void {
 /** Outputs and options of one analysis run, shared by `read` and `capture`. */
 export class AnalysisSession {
   private readonly slowest: SlowestTraces;
+  private readonly failures = new FailureSummary();
   private exchangesOut: Output | null = null;
   private tracesOut: Output | null = null;
   private tracesWriter: TracesJsonWriter | null = null;
@@ -216,6 +217,7 @@ export class AnalysisSession {
       onTrace: (tree) => {
         this.traces++;
         this.slowest.add(tree);
+        this.failures.add(tree);
         this.tracesWriter?.add(tree);
       },
     };
@@ -262,7 +264,15 @@ export class AnalysisSession {
     if (ambiguous > 0) warnings.push(`${ambiguous} timing-only parent links chosen among several candidates`);
     out.write(
       renderReport(
-        { exchangesByProtocol: this.byProtocol, traces: this.traces, serviceMap, slowest: this.slowest.list(), unanalysed, warnings },
+        {
+          exchangesByProtocol: this.byProtocol,
+          traces: this.traces,
+          serviceMap,
+          failing: this.failures.list(),
+          slowest: this.slowest.list(),
+          unanalysed,
+          warnings,
+        },
         Boolean(out.isTTY),
       ),
     );
