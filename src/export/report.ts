@@ -182,8 +182,31 @@ function drawTree(node: SpanNode, indent: string, out: string[], red: (s: string
   const status = statusText(s);
   const dur = s.durationUs === null ? '   (open)' : `${ms(s.durationUs / 1000).padStart(9)} ms`;
   const link = s.link ? `  [${s.link}]` : '';
-  out.push(`${indent}${dur}  ${s.peerService} → ${s.service}  ${spanLabel(s)}  ${s.error ? red(status) : status}${link}`);
+  const self = selfTimeUs(node);
+  const own = self === null ? '' : `  (self ${ms(self / 1000)} ms)`;
+  out.push(`${indent}${dur}  ${s.peerService} → ${s.service}  ${spanLabel(s)}  ${s.error ? red(status) : status}${link}${own}`);
   for (const c of node.children) drawTree(c, indent + '  ', out, red);
+}
+
+/**
+ * Time the exchange spent outside its calls: its duration less the union of its children's windows
+ * (calls made in parallel count once). Null for an exchange without calls or without an end.
+ */
+export function selfTimeUs(node: SpanNode): number | null {
+  const s = node.span;
+  if (node.children.length === 0 || s.endUs === null) return null;
+  const windows = node.children
+    .map((c) => [Math.max(c.span.startUs, s.startUs), Math.min(c.span.endUs ?? s.endUs!, s.endUs!)] as const)
+    .filter(([from, to]) => to > from)
+    .sort((a, b) => a[0] - b[0]);
+  let busy = 0;
+  let reached = -Infinity;
+  for (const [from, to] of windows) {
+    if (to <= reached) continue;
+    busy += to - Math.max(from, reached);
+    reached = to;
+  }
+  return s.endUs - s.startUs - busy;
 }
 
 /** A one-line description of what was asked: `GET /orders/7`, `/shop.Inventory/Reserve`, `QUERY SELECT ...`. */
