@@ -103,16 +103,18 @@ describe('services named from the capture\'s DNS answers', () => {
       dnsPacket(dnsResponse('db.shop', 'db.shop', [[10, 4, 0, 6]]), T0),
       ...mysqlConnection('10.4.0.6', 41000, T0 + 1000),
       ...mysqlConnection('10.4.0.7', 41001, T0 + 5000),
-      // 10.4.0.7 is looked up only after its first exchange: its name must not change mid-run.
-      dnsPacket(dnsResponse('replica.shop', 'replica.shop', [[10, 4, 0, 7]]), T0 + 9000),
-      ...mysqlConnection('10.4.0.7', 41002, T0 + 10_000),
+      // 10.4.0.7 is looked up only after its first spans went out (3 s later): its name must not
+      // change mid-run.
+      dnsPacket(dnsResponse('other.shop', 'other.shop', [[10, 4, 0, 99]]), T0 + 2_000_000),
+      dnsPacket(dnsResponse('replica.shop', 'replica.shop', [[10, 4, 0, 7]]), T0 + 3_000_000),
+      ...mysqlConnection('10.4.0.7', 41002, T0 + 4_000_000),
     ];
     for (const p of packets) pipeline.packet(p);
     const result = pipeline.finish();
     const services = spans.filter((s) => (s.request as { command: string }).command === 'QUERY').sort((a, b) => a.startUs - b.startUs).map((s) => s.service);
     assert.deepEqual(services, ['mysql@db.shop:3306', 'mysql@10.4.0.7:3306', 'mysql@10.4.0.7:3306']);
     assert.deepEqual(result.serviceMap.nodes.map((n) => n.id).sort(), ['10.4.0.3', 'mysql@10.4.0.7:3306', 'mysql@db.shop:3306']);
-    assert.equal(result.counters.get('dns.answers'), 2);
+    assert.equal(result.counters.get('dns.answers'), 3);
   });
 
   it('a --names entry and a Host header still come first', () => {

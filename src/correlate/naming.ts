@@ -11,8 +11,8 @@ import type { ServiceKind } from './types.js';
  * Precedence for a server endpoint: `--names` entry for ip:port, then for the ip, then the longest
  * matching CIDR, then the Host/:authority hint seen on its requests (when it is a name, not an
  * address), then the name a DNS answer in the capture gave its ip, as `name:port`, then the default:
- * `ip:port`; databases named by DNS or by default get a `mysql@` prefix. A server's name is fixed by
- * its first exchange, so a DNS answer seen later does not split one service in two.
+ * `ip:port`; databases named by DNS or by default get a `mysql@` prefix. A server's name is fixed when
+ * its first span is emitted, so a DNS answer or a hint seen later does not split one service in two.
  * A client is named by `--names` (ip, then CIDR); else, when its ip is the address of exactly one
  * server endpoint seen so far, it is that service (a service calling out is the same node as the
  * service called); else its ip.
@@ -43,7 +43,6 @@ export class ServiceNamer {
       const host = stripPort(hostHint);
       if (host && isIP(host) === 0 && host !== 'localhost') this.hostHints.set(key, host);
     }
-    if (!this.given.has(key)) this.given.set(key, this.nameOf(server, key));
   }
 
   /** A DNS answer in the capture: `ip` is `name`. The first name seen for an ip is kept. */
@@ -53,7 +52,13 @@ export class ServiceNamer {
 
   serverName(server: Endpoint): string {
     const key = endpointKey(server);
-    return this.given.get(key) ?? this.nameOf(server, key);
+    let name = this.given.get(key);
+    if (name === undefined) {
+      name = this.nameOf(server, key);
+      // Fixed once a span has used it (by then its exchange and those around it gave their hints).
+      if (this.protocolOf.has(key)) this.given.set(key, name);
+    }
+    return name;
   }
 
   private nameOf(server: Endpoint, key: string): string {
