@@ -216,8 +216,10 @@ export class AnalysisSession {
       },
       onTrace: (tree) => {
         this.traces++;
-        this.slowest.add(tree);
-        this.failures.add(tree);
+        if (this.flags.report) {
+          this.slowest.add(tree);
+          this.failures.add(tree);
+        }
         this.tracesWriter?.add(tree);
       },
     };
