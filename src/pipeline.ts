@@ -267,10 +267,9 @@ export async function analyze(
   let packets = 0;
   let bytes = 0;
   const iterator = source.batches()[Symbol.asyncIterator]();
-  const aborted = signal ? abortion(signal) : null;
   let interrupted = false;
   for (;;) {
-    const next = aborted ? await Promise.race([iterator.next(), aborted]) : await iterator.next();
+    const next = signal ? await untilAborted(iterator.next(), signal) : await iterator.next();
     if (next === ABORTED) {
       interrupted = true;
       // A read may still be pending (stdin that sends nothing): the source closes when it settles.
@@ -291,9 +290,27 @@ export async function analyze(
 
 const ABORTED = Symbol('aborted');
 
-function abortion(signal: AbortSignal): Promise<typeof ABORTED> {
+/**
+ * `next`, or ABORTED if the signal fires first. A fresh listener per call, removed when `next`
+ * settles: racing every read against one long-lived abort promise would keep every batch read
+ * reachable from that promise's reactions (the whole capture in memory).
+ */
+function untilAborted<T>(next: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
   if (signal.aborted) return Promise.resolve(ABORTED);
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(ABORTED), { once: true }));
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    next.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 const IGNORE_STREAM: StreamHandler = { data() {}, gap() {}, end() {}, close() {} };
