@@ -65,7 +65,7 @@ export class Pipeline {
   private readonly assembler: TcpAssembler;
   private readonly correlator: Correlator;
   private readonly dispatcher: ProtocolDispatcher | null;
-  private readonly unanalysed = new UnanalysedSummary();
+  private readonly unanalysed: UnanalysedSummary;
   private readonly namer: ServiceNamer;
   private readonly flows: FlowRecord[] = [];
   private readonly totals: CaptureTotals = {
@@ -102,6 +102,7 @@ export class Pipeline {
   constructor(private readonly opts: PipelineOptions) {
     const counters = (this.counters = opts.counters ?? new Counters());
     this.decoder = new PacketDecoder({ counters });
+    this.unanalysed = new UnanalysedSummary(counters);
     const namer = (this.namer = new ServiceNamer(opts.names ?? {}));
     this.correlator = new Correlator({
       counters,
@@ -180,7 +181,9 @@ export class Pipeline {
     const answer = readDnsAnswer(payload);
     if (!answer) return;
     this.counters.add('dns.answers');
-    for (const ip of answer.addresses) this.namer.learnDnsName(ip, answer.name);
+    for (const ip of answer.addresses) {
+      if (!this.namer.learnDnsName(ip, answer.name)) this.counters.add('dns.names-not-kept');
+    }
   }
 
   /**

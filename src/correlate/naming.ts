@@ -45,9 +45,15 @@ export class ServiceNamer {
     }
   }
 
-  /** A DNS answer in the capture: `ip` is `name`. The first name seen for an ip is kept. */
-  learnDnsName(ip: string, name: string): void {
-    if (!this.dnsNames.has(ip) && this.dnsNames.size < MAX_DNS_NAMES) this.dnsNames.set(ip, name);
+  /**
+   * A DNS answer in the capture: `ip` is `name`. The first name seen for an ip is kept; false when a
+   * new address could not be kept (the bound on named addresses is reached).
+   */
+  learnDnsName(ip: string, name: string): boolean {
+    if (this.dnsNames.has(ip)) return true;
+    if (this.dnsNames.size >= MAX_DNS_NAMES) return false;
+    this.dnsNames.set(ip, name);
+    return true;
   }
 
   serverName(server: Endpoint): string {

@@ -54,7 +54,16 @@ export class FailureSummary {
 
   /** Most failures started first, then most failed. */
   list(limit = 10): FailingCall[] {
-    return [...this.kinds.values()].sort((a, b) => b.started - a.started || b.failed - a.failed).slice(0, limit);
+    return this.sorted().slice(0, limit);
+  }
+
+  /** Failing calls not among the `limit` kinds `list` shows (kinds past the bound included). */
+  notListed(limit = 10): number {
+    return this.sorted().slice(limit).reduce((n, kind) => n + kind.failed, this.other);
+  }
+
+  private sorted(): FailingCall[] {
+    return [...this.kinds.values()].sort((a, b) => b.started - a.started || b.failed - a.failed);
   }
 
   private visit(node: SpanNode): void {
@@ -84,6 +93,8 @@ export interface ReportInput {
   slowest: readonly TraceTree[];
   /** Failing calls by kind (FailureSummary.list); optional. */
   failing?: readonly FailingCall[];
+  /** Failing calls not in `failing` (FailureSummary.notListed). */
+  failingOther?: number;
   /** Connections no analyzer took; optional for callers that do not track them. */
   unanalysed?: readonly UnanalysedGroup[];
   warnings: string[];
@@ -137,6 +148,7 @@ export function renderReport(r: ReportInput, color = false): string {
         4,
       ).map((l) => '  ' + l),
     );
+    if (r.failingOther) out.push(`  ... and ${r.failingOther} failing calls of other kinds`);
   }
   if (r.slowest.length > 0) {
     out.push('');

@@ -1,4 +1,5 @@
 import type { Endpoint } from '../tcp/types.js';
+import type { Counters } from '../util/counters.js';
 import type { UnanalysedConnection } from './registry.js';
 
 /** Connections left unanalysed, grouped by kind, server and TLS server name. */
@@ -9,21 +10,21 @@ export interface UnanalysedGroup {
   connections: number;
 }
 
-/** Distinct groups kept; connections beyond them are only counted in `otherConnections`. */
+/** Distinct groups kept; connections beyond them are only counted (`protocols.unanalysed-ungrouped`). */
 const MAX_GROUPS = 1000;
 
 /** Tallies what the dispatcher could not analyse, in bounded memory, for the report. */
 export class UnanalysedSummary {
   private readonly groups = new Map<string, UnanalysedGroup>();
-  /** Connections of groups beyond the bound. */
-  otherConnections = 0;
+
+  constructor(private readonly counters: Counters) {}
 
   add(c: UnanalysedConnection): void {
     const key = `${c.kind} ${c.server.ip} ${c.server.port} ${c.serverName ?? ''}`;
     const group = this.groups.get(key);
     if (group) group.connections++;
     else if (this.groups.size < MAX_GROUPS) this.groups.set(key, { ...c, server: { ...c.server }, connections: 1 });
-    else this.otherConnections++;
+    else this.counters.add('protocols.unanalysed-ungrouped');
   }
 
   /** Most connections first. */

@@ -271,6 +271,7 @@ export class AnalysisSession {
           traces: this.traces,
           serviceMap,
           failing: this.failures.list(),
+          failingOther: this.failures.notListed(),
           slowest: this.slowest.list(),
           unanalysed,
           warnings,
