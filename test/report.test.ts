@@ -31,10 +31,10 @@ describe('where failures start', () => {
       const root = failing(1, '/orders', 0, 100, [failing(2, '/charge', 10, 20), node(3, 30, 40)]);
       summary.add({ traceId: 't', startUs: T0, endUs: T0 + 100, spans: 3, root });
     }
-    assert.equal(summary.notListed(1), 3, 'the kinds past the first are summed');
-    assert.equal(summary.notListed(), 0);
+    assert.equal(summary.top(1).others, 3, 'the kinds past the first are summed');
+    assert.equal(summary.top().others, 0);
     assert.deepEqual(
-      summary.list().map((f) => [f.call, f.status, f.failed, f.started]),
+      summary.top().kinds.map((f) => [f.call, f.status, f.failed, f.started]),
       [
         ['POST /charge', '502', 3, 3],
         ['POST /orders', '502', 3, 0],

@@ -52,18 +52,14 @@ export class FailureSummary {
     this.visit(tree.root);
   }
 
-  /** Most failures started first, then most failed. */
-  list(limit = 10): FailingCall[] {
-    return this.sorted().slice(0, limit);
-  }
-
-  /** Failing calls not among the `limit` kinds `list` shows (kinds past the bound included). */
-  notListed(limit = 10): number {
-    return this.sorted().slice(limit).reduce((n, kind) => n + kind.failed, this.other);
-  }
-
-  private sorted(): FailingCall[] {
-    return [...this.kinds.values()].sort((a, b) => b.started - a.started || b.failed - a.failed);
+  /**
+   * The `limit` kinds with most failures started, then most failed; `others`: the failing calls of
+   * every other kind (those past the bound included).
+   */
+  top(limit = 10): { kinds: FailingCall[]; others: number } {
+    const sorted = [...this.kinds.values()].sort((a, b) => b.started - a.started || b.failed - a.failed);
+    const others = sorted.slice(limit).reduce((n, kind) => n + kind.failed, this.other);
+    return { kinds: sorted.slice(0, limit), others };
   }
 
   private visit(node: SpanNode): void {
@@ -91,9 +87,9 @@ export interface ReportInput {
   traces: number;
   serviceMap: ServiceMap;
   slowest: readonly TraceTree[];
-  /** Failing calls by kind (FailureSummary.list); optional. */
+  /** Failing calls by kind (FailureSummary.top); optional. */
   failing?: readonly FailingCall[];
-  /** Failing calls not in `failing` (FailureSummary.notListed). */
+  /** Failing calls not in `failing` (FailureSummary.top's `others`). */
   failingOther?: number;
   /** Connections no analyzer took; optional for callers that do not track them. */
   unanalysed?: readonly UnanalysedGroup[];

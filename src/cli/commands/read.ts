@@ -264,14 +264,15 @@ export class AnalysisSession {
     if (gaps > 0) warnings.push(`${gaps} TCP gaps (${this.counters.get('tcp.gap-bytes')} bytes never captured)`);
     const ambiguous = this.counters.get('correlate.timing-ambiguous');
     if (ambiguous > 0) warnings.push(`${ambiguous} timing-only parent links chosen among several candidates`);
+    const failing = this.failures.top();
     out.write(
       renderReport(
         {
           exchangesByProtocol: this.byProtocol,
           traces: this.traces,
           serviceMap,
-          failing: this.failures.list(),
-          failingOther: this.failures.notListed(),
+          failing: failing.kinds,
+          failingOther: failing.others,
           slowest: this.slowest.list(),
           unanalysed,
           warnings,
