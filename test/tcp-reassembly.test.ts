@@ -196,6 +196,37 @@ const cases: Case[] = [
     check: ({ rec }) => assert.equal(rec.events.find((e) => e.kind === 'gap')?.ts, 7000, 'gap delivered at finish'),
   },
   {
+    name: 'bytes the peer acknowledges in its answer were lost: a gap before the answer is delivered',
+    packets: [
+      ...HANDSHAKE,
+      ['c', 'PA', 101, 'ab', 301],
+      // ['c', 'PA', 103, 'cd', 301] is not in the capture; the server's answer acknowledges it.
+      ['s', 'PA', 301, 'xy', 105],
+      ['c', 'PA', 105, 'ef', 303],
+    ],
+    expect: ['#1 data c @0 "ab"', '#1 gap c @2 +2', '#1 data s @0 "xy"', '#1 data c @4 "ef"', ...EOF_CLOSE],
+    counters: { 'tcp.gaps': 1, 'tcp.gap-bytes': 2 },
+    check: ({ rec }) => assert.equal(rec.events.find((e) => e.kind === 'gap')?.ts, 4000, 'declared with the answer'),
+  },
+  {
+    name: 'a pure ACK of unseen bytes declares nothing until data of either side comes',
+    packets: [...HANDSHAKE, ['c', 'PA', 101, 'ab', 301], ['s', 'A', 301, '', 105]],
+    expect: ['#1 data c @0 "ab"', ...EOF_CLOSE],
+    counters: { 'tcp.gaps': 0 },
+  },
+  {
+    name: 'an answer acknowledging one unseen byte (as likely a lost FIN or a keep-alive) declares no gap',
+    packets: [...HANDSHAKE, ['c', 'PA', 101, 'ab', 301], ['s', 'PA', 301, 'xy', 104]],
+    expect: ['#1 data c @0 "ab"', '#1 data s @0 "xy"', ...EOF_CLOSE],
+    counters: { 'tcp.gaps': 0 },
+  },
+  {
+    name: 'an acknowledgment beyond any plausible window is not believed',
+    packets: [...HANDSHAKE, ['c', 'PA', 101, 'ab', 301], ['s', 'PA', 301, 'xy', 101 + 2 + 64 * 1024 * 1024]],
+    expect: ['#1 data c @0 "ab"', '#1 data s @0 "xy"', ...EOF_CLOSE],
+    counters: { 'tcp.gaps': 0 },
+  },
+  {
     name: 'gap at end of capture, then the buffered data',
     packets: [...HANDSHAKE, ['c', 'PA', 101, 'ab'], ['c', 'PA', 105, 'ef']],
     expect: ['#1 data c @0 "ab"', '#1 gap c @2 +2', '#1 data c @4 "ef"', ...EOF_CLOSE],

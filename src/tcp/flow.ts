@@ -140,7 +140,10 @@ export class TcpFlow implements Flow, HalfStreamSink {
       dataSeq = seqAdd(s.seq, 1);
     }
     const peer = this.halves[dir === 0 ? 1 : 0];
-    if (flags & TCP_ACK) peer.peerAck(s.ack);
+    if (flags & TCP_ACK) {
+      peer.peerAck(s.ack);
+      if (s.payload.length > 0) peer.resolveAcknowledgedTail(ts);
+    }
     if (flags & TCP_RST) {
       if (own.acceptsReset(s.seq)) this.terminate('rst', ts);
       else this.ctx.counters.add('tcp.rst-out-of-window');

@@ -4,7 +4,10 @@ import type { Direction, DirectionStats, EndReason } from './types.js';
 
 /** Piece count allowed per direction: one per this many bytes of the byte cap (1400-byte segments fit). */
 const MIN_PIECE_BYTES = 256;
-/** How far (bytes) a RST's sequence number may be from the stream's position: a generous receive window. */
+/**
+ * How far (bytes) a RST's sequence number, or an acknowledgment of bytes not seen, may be from the
+ * stream's position: a generous receive window.
+ */
 const RESET_WINDOW = 16 * 1024 * 1024;
 
 /** Where a half stream sends what it reassembled (implemented by the flow). */
@@ -122,6 +125,19 @@ export class HalfStream {
       this.skipTo(holeEnd, ts);
       this.drain(ts);
     }
+  }
+
+  /**
+   * The peer is answering (a packet of its own with payload) and acknowledges bytes of this direction
+   * that never arrived, past everything buffered: the capture lost them, and a parser must hear of the
+   * gap before it reads the answer (an HTTP response to a request lost whole must not be paired with
+   * the next request). A single unseen byte is left alone: it is as likely a FIN lost by the capture.
+   */
+  resolveAcknowledgedTail(ts: number): void {
+    this.resolveAcknowledgedHoles(ts);
+    if (this.ended !== null || this.buffer.length > 0 || this.finOffset !== null) return;
+    const unseen = this.peerAcked - this.nextOffset;
+    if (unseen > 1 && unseen <= RESET_WINDOW) this.skipTo(this.peerAcked, ts);
   }
 
   /** Gap up to the oldest buffered piece, then deliver what became contiguous. */

@@ -66,6 +66,8 @@ export interface TsharkTcpPacket {
   dst: string;
   /** Raw (absolute) sequence number. */
   seq: number;
+  /** Raw acknowledgment number; null without the ACK flag. */
+  ack: number | null;
   len: number;
   syn: boolean;
   fin: boolean;
@@ -87,6 +89,8 @@ const TCP_PACKET_FIELDS = [
   'tcp.srcport',
   'tcp.dstport',
   'tcp.seq_raw',
+  'tcp.ack_raw',
+  'tcp.flags.ack',
   'tcp.len',
   'tcp.flags.syn',
   'tcp.flags.fin',
@@ -113,6 +117,7 @@ export async function tsharkTcpPackets(file: string): Promise<TsharkTcpPacket[]>
       src: endpoint(cell('ip.src') || cell('ipv6.src'), cell('tcp.srcport')),
       dst: endpoint(cell('ip.dst') || cell('ipv6.dst'), cell('tcp.dstport')),
       seq: Number(cell('tcp.seq_raw')),
+      ack: isSet(cell('tcp.flags.ack')) ? Number(cell('tcp.ack_raw')) : null,
       len: Number(cell('tcp.len') || 0),
       syn: isSet(cell('tcp.flags.syn')),
       fin: isSet(cell('tcp.flags.fin')),
@@ -148,8 +153,9 @@ export interface TsharkStream {
   holeFrom: Set<string>;
   /**
    * Per sender, the sequence space between its first and last captured byte (SYN and FIN count as
-   * one) that no captured segment covers: what the capture really lost, whatever order segments
-   * came in. tshark's lost_segment flag is a per-packet guess that a later segment may disprove
+   * one) that no captured segment covers, extended to the furthest byte the peer acknowledged in a
+   * packet carrying payload (more than one byte past what was captured: one is as likely a lost FIN
+   * or a keep-alive): what the capture really lost, whatever order segments came in. tshark's lost_segment flag is a per-packet guess that a later segment may disprove
    * (reordering) or that misfires (a keep-alive at next − 1 as the first packet seen).
    */
   holeBytes: Map<string, number>;
@@ -182,6 +188,7 @@ export function tsharkStreams(packets: readonly TsharkTcpPacket[]): TsharkStream
       if (!r) ranges.set(key, (r = new SequenceRanges(p.seq)));
       r.add(p.seq, occupies);
     }
+    if (p.len > 0 && p.ack !== null) ranges.get(`${p.stream} ${p.dst}`)?.acknowledged(p.ack);
     if (!p.retransmission) stream.bytes.set(p.src, (stream.bytes.get(p.src) ?? 0) + p.len);
     if (p.lostSegment) stream.holeFrom.add(p.src);
     if (p.ackLostSegment) stream.unseenFrom.add(p.dst);
@@ -201,8 +208,16 @@ export function tupleKey(a: string, b: string): string {
 /** Sequence ranges of one direction, relative to its first sequence number (wrapping modulo 2^32). */
 class SequenceRanges {
   private readonly ranges: [number, number][] = [];
+  /** Furthest acknowledged offset seen so far that lies more than one byte past every range. */
+  private ackedTail = -Infinity;
 
   constructor(private readonly base: number) {}
+
+  acknowledged(ack: number): void {
+    const at = (ack - this.base) | 0;
+    const covered = Math.max(...this.ranges.map((r) => r[1]));
+    if (at - covered > 1 && at - covered <= 16 * 1024 * 1024) this.ackedTail = Math.max(this.ackedTail, at);
+  }
 
   add(seq: number, length: number): void {
     const start = (seq - this.base) | 0; // signed distance: segments before the first one are negative
@@ -218,6 +233,7 @@ class SequenceRanges {
       if (start > end) missing += start - end;
       end = Math.max(end, stop);
     }
+    if (this.ackedTail > end) missing += this.ackedTail - end;
     return missing;
   }
 }
