@@ -158,6 +158,32 @@ describe('wirespan read', () => {
     assert.match(stderr, /interrupted, finishing what was read/);
   });
 
+  it('puts packets written out of timestamp order back in order, and says so; --reorder-window 0 keeps file order', () => {
+    const swapped = join(dir, 'out-of-order.pcap');
+    // Records of neighbouring packets exchanged in the file, each keeping its own timestamp, as a
+    // capture of several queues writes them.
+    const whole = readFileSync(DEMO);
+    const records: Buffer[] = [];
+    for (let at = 24; at < whole.length; ) {
+      const end = at + 16 + whole.readUInt32LE(at + 8);
+      records.push(whole.subarray(at, end));
+      at = end;
+    }
+    let swaps = 0;
+    for (let i = 0; i + 1 < records.length; i += 4, swaps++) [records[i], records[i + 1]] = [records[i + 1]!, records[i]!];
+    writeFileSync(swapped, Buffer.concat([whole.subarray(0, 24), ...records]));
+    const sorted = run(['read', swapped, '--slowest', '0']);
+    assert.equal(sorted.status, 0, String(sorted.stderr));
+    assert.match(String(sorted.stdout), new RegExp(`^ {2}${swaps} packets written out of timestamp order \\(several queues or interfaces\\) were put back in order$`, 'm'));
+    assert.doesNotMatch(String(sorted.stdout), /TCP gaps/);
+    const asWritten = run(['read', swapped, '--slowest', '0', '--reorder-window', '0']);
+    assert.equal(asWritten.status, 0, String(asWritten.stderr));
+    assert.doesNotMatch(String(asWritten.stdout), /put back in order/);
+    const bad = run(['read', swapped, '--reorder-window', '-1']);
+    assert.equal(bad.status, 2);
+    assert.equal(String(bad.stderr), 'wirespan: --reorder-window must be a number of milliseconds, got -1\n');
+  });
+
   it('bad input: one line, exit 2', () => {
     const text = join(dir, 'not-a-capture.txt');
     writeFileSync(text, 'GET / HTTP/1.1\r\n\r\n');

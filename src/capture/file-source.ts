@@ -5,6 +5,7 @@ import type { Counters } from '../util/counters.js';
 import { CaptureFormatError } from './errors.js';
 import { mergeByTime } from './merge.js';
 import { CaptureParser } from './parser.js';
+import { DEFAULT_REORDER_WINDOW_US, inTimeOrder } from './time-order.js';
 import type { CaptureFileInfo, CapturedPacket, PacketSource } from './types.js';
 
 export { CaptureFormatError } from './errors.js';
@@ -15,13 +16,20 @@ export interface CaptureSourceOptions {
   chunkSize?: number;
   /** What '-' reads; process.stdin unless given (tests pass their own stream). */
   stdin?: Readable;
+  /**
+   * Packet time within which each file's packets are put back in timestamp order (time-order.ts);
+   * 0 takes them in file order. Default 10 ms.
+   */
+  reorderWindowUs?: number;
 }
 
 const DEFAULT_CHUNK_SIZE = 1 << 20;
 
 /**
- * Streams capture files (pcap, pcapng, either gzip-compressed; '-' for stdin). Several files are
- * merged by packet time, ties in input order; `sourceIndex` tells which file a packet came from.
+ * Streams capture files (pcap, pcapng, either gzip-compressed; '-' for stdin). Each file's packets
+ * are put back in timestamp order within a small window (captures of several queues or interfaces
+ * are not quite sorted; stdin is taken as it comes); several files are merged by packet time, ties in input order; `sourceIndex`
+ * tells which file a packet came from.
  * Memory stays at about one chunk per file, whatever the file sizes.
  */
 export function openCaptureSource(paths: string[], opts: CaptureSourceOptions): PacketSource {
@@ -55,8 +63,10 @@ class FileCaptureSource implements PacketSource {
   /** Every call reads the files again from the start. */
   batches(): AsyncIterable<CapturedPacket[]> {
     this.readers = this.newReaders();
-    if (this.readers.length === 1) return this.readers[0]!.batches();
-    return mergeByTime(this.readers.map((reader) => reader.batches()));
+    const order = { windowUs: this.opts.reorderWindowUs ?? DEFAULT_REORDER_WINDOW_US, counters: this.opts.counters };
+    // stdin is most often a live pipe (tcpdump -w -): taken as it arrives, like a live capture.
+    const sorted = this.readers.map((reader, i) => (this.paths[i] === '-' ? reader.batches() : inTimeOrder(reader.batches(), order)));
+    return sorted.length === 1 ? sorted[0]! : mergeByTime(sorted);
   }
 
   info(): CaptureFileInfo[] {

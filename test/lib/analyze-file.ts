@@ -1,4 +1,4 @@
-import { openCaptureSource } from '../../src/capture/file-source.js';
+import { openCaptureSource, type CaptureSourceOptions } from '../../src/capture/file-source.js';
 import type { SpanRecord, TraceTree } from '../../src/correlate/types.js';
 import { analyze, type AnalysisResult, type PipelineOptions } from '../../src/pipeline.js';
 import { createAnalyzers } from '../../src/protocols/index.js';
@@ -11,11 +11,15 @@ export interface FileAnalysis {
 }
 
 /** Runs captures through the whole library pipeline, as `wirespan read` does, and collects the output. */
-export async function analyzeFiles(paths: string[], opts: Partial<PipelineOptions> = {}): Promise<FileAnalysis> {
+export async function analyzeFiles(
+  paths: string[],
+  opts: Partial<PipelineOptions> = {},
+  sourceOpts: Partial<CaptureSourceOptions> = {},
+): Promise<FileAnalysis> {
   const spans: SpanRecord[] = [];
   const traces: TraceTree[] = [];
   const counters = opts.counters ?? new Counters();
-  const result = await analyze(openCaptureSource(paths, { counters }), {
+  const result = await analyze(openCaptureSource(paths, { ...sourceOpts, counters }), {
     analyzers: createAnalyzers({}),
     counters,
     ...opts,

@@ -67,8 +67,13 @@ export function registerRead(program: Command): void {
     program
       .command('read')
       .description('Read captures and produce exchanges, traces and a service map')
-      .argument('<capture...>', 'pcap/pcapng files (gzip allowed), merged by time; - reads stdin'),
-  ).action(async (paths: string[], flags: AnalysisFlags) => {
+      .argument('<capture...>', 'pcap/pcapng files (gzip allowed), merged by time; - reads stdin')
+      .option('--reorder-window <ms>', 'packet time within which packets written out of timestamp order (-i any, multi-queue captures) are put back in order; 0 = file order', '10'),
+  ).action(async (paths: string[], flags: AnalysisFlags & { reorderWindow: string }) => {
+    const reorderWindow = Number(flags.reorderWindow);
+    if (!Number.isFinite(reorderWindow) || reorderWindow < 0) {
+      throw new CliError(`--reorder-window must be a number of milliseconds, got ${flags.reorderWindow}`);
+    }
     const counters = new Counters();
     const session = await AnalysisSession.open(flags, counters);
     const progress = new Progress(paths);
@@ -81,7 +86,7 @@ export function registerRead(program: Command): void {
     };
     process.on('SIGINT', onSigint);
     const result = await analyze(
-      openCaptureSource(paths, { counters }),
+      openCaptureSource(paths, { counters, reorderWindowUs: Math.round(reorderWindow * 1000) }),
       session.pipelineOptions(),
       (n, b) => {
         progress.update(n, b);
@@ -260,6 +265,10 @@ export class AnalysisSession {
     if (encrypted > 0) warnings.push(`${encrypted} MySQL connections switched to TLS after the greeting: their commands are not visible`);
     const tunnelled = this.counters.get('http.tunnel-bytes');
     if (tunnelled > 0) warnings.push(`${tunnelled} bytes after an HTTP upgrade or CONNECT (WebSocket, tunnels) not analysed`);
+    const reordered = this.counters.get('capture.reordered');
+    if (reordered > 0) warnings.push(`${reordered} packets written out of timestamp order (several queues or interfaces) were put back in order`);
+    const late = this.counters.get('capture.reorder-too-late');
+    if (late > 0) warnings.push(`${late} packets came later in the file than --reorder-window allows and were taken in file order`);
     const gaps = this.counters.get('tcp.gaps');
     if (gaps > 0) warnings.push(`${gaps} TCP gaps (${this.counters.get('tcp.gap-bytes')} bytes never captured)`);
     const ambiguous = this.counters.get('correlate.timing-ambiguous');

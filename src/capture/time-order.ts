@@ -1,0 +1,101 @@
+import type { Counters } from '../util/counters.js';
+import type { CapturedPacket } from './types.js';
+
+/** Default window: multi-queue and `-i any` captures are out of order by microseconds to a few ms. */
+export const DEFAULT_REORDER_WINDOW_US = 10_000;
+
+/**
+ * Puts the packets of one capture back in timestamp order, within a window of packet time.
+ *
+ * Captures taken on several queues or interfaces at once (`tcpdump -i any`, multi-queue NICs,
+ * AF_PACKET fanout) are written in the order the kernel handed packets over, not in the order of
+ * their timestamps, so a response can come before its request in the file. Packets are held until
+ * the newest timestamp is `windowUs` past theirs; sorted input passes straight through, a packet
+ * older than the newest is moved back among the held ones (`capture.reordered`), and one older than
+ * a packet already passed on goes on as it comes (`capture.reorder-too-late`). Equal timestamps keep
+ * file order. `windowUs` 0 passes everything on in file order.
+ */
+export async function* inTimeOrder(
+  source: AsyncIterable<CapturedPacket[]>,
+  opts: { windowUs: number; counters: Counters },
+): AsyncGenerator<CapturedPacket[]> {
+  if (opts.windowUs <= 0) return yield* source;
+  const window = new ReorderWindow(opts.windowUs, opts.counters);
+  try {
+    for await (const batch of source) {
+      const out = window.push(batch);
+      if (out.length > 0) yield out;
+    }
+  } catch (error) {
+    // A corrupt or cut-short file: the packets read before the damage still go on, then the error.
+    const held = window.drain();
+    if (held.length > 0) yield held;
+    throw error;
+  }
+  const rest = window.drain();
+  if (rest.length > 0) yield rest;
+}
+
+class ReorderWindow {
+  /** Held packets in time order from `head` on. */
+  private held: CapturedPacket[] = [];
+  private head = 0;
+  private newestTs = -Infinity;
+  private releasedTs = -Infinity;
+
+  constructor(
+    private readonly windowUs: number,
+    private readonly counters: Counters,
+  ) {}
+
+  push(batch: readonly CapturedPacket[]): CapturedPacket[] {
+    const out: CapturedPacket[] = [];
+    for (const p of batch) {
+      if (p.ts >= this.newestTs) {
+        this.held.push(p);
+        this.newestTs = p.ts;
+      } else if (p.ts < this.releasedTs) {
+        this.counters.add('capture.reorder-too-late');
+        out.push(p);
+        continue;
+      } else {
+        this.counters.add('capture.reordered');
+        this.held.splice(this.insertionPoint(p.ts), 0, p);
+      }
+      this.release(this.newestTs - this.windowUs, out);
+    }
+    if (this.head > 4096 && this.head * 2 > this.held.length) {
+      this.held = this.held.slice(this.head);
+      this.head = 0;
+    }
+    return out;
+  }
+
+  drain(): CapturedPacket[] {
+    const out: CapturedPacket[] = [];
+    this.release(Infinity, out);
+    return out;
+  }
+
+  private release(upTo: number, out: CapturedPacket[]): void {
+    const held = this.held;
+    while (this.head < held.length && held[this.head]!.ts <= upTo) {
+      const p = held[this.head]!;
+      held[this.head++] = undefined as unknown as CapturedPacket;
+      this.releasedTs = p.ts;
+      out.push(p);
+    }
+  }
+
+  /** After every held packet with a timestamp ≤ ts (file order among equals). */
+  private insertionPoint(ts: number): number {
+    let lo = this.head;
+    let hi = this.held.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.held[mid]!.ts <= ts) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
