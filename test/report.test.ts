@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SpanNode, SpanRecord } from '../src/correlate/types.js';
 import { FailureSummary, selfTimeUs } from '../src/export/report.js';
-import { T0, httpRequest, httpResponse, makeRecord } from './lib/span-fixtures.js';
+import { T0, httpRequest, httpResponse, makeRecord, mysqlRequest } from './lib/span-fixtures.js';
+import { expectsResponse, statusText } from '../src/correlate/outcome.js';
 
 function node(n: number, start: number, end: number | null, children: SpanNode[] = [], over: Partial<SpanRecord> = {}): SpanNode {
   return { span: makeRecord({ n, startUs: T0 + start, endUs: end === null ? null : T0 + end, ...over }), children };
@@ -40,5 +41,18 @@ describe('where failures start', () => {
         ['POST /orders', '502', 3, 0],
       ],
     );
+  });
+});
+
+describe('status text', () => {
+  it('a request the protocol never answers is not reported as unanswered', () => {
+    const quit = { protocol: 'mysql', request: mysqlRequest(null, null, 'QUIT'), response: null };
+    const query = { protocol: 'mysql', request: mysqlRequest('SELECT 1', 'SELECT ?'), response: null };
+    assert.deepEqual([expectsResponse(quit), statusText(quit)], [false, 'no reply by protocol']);
+    assert.deepEqual([expectsResponse(query), statusText(query)], [true, 'no response']);
+    for (const command of ['STMT_CLOSE', 'STMT_SEND_LONG_DATA']) {
+      assert.equal(expectsResponse({ protocol: 'mysql', request: mysqlRequest(null, null, command) }), false, command);
+    }
+    assert.equal(expectsResponse({ protocol: 'http', request: httpRequest() }), true);
   });
 });

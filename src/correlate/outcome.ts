@@ -1,4 +1,12 @@
-import type { Exchange, GrpcResponseInfo, Http2ResponseInfo, HttpResponseInfo, MysqlResponseInfo } from '../protocols/types.js';
+import type { Exchange, GrpcResponseInfo, Http2ResponseInfo, HttpResponseInfo, MysqlRequestInfo, MysqlResponseInfo } from '../protocols/types.js';
+
+/** MySQL commands the server never answers (COM_QUIT, COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA). */
+const UNANSWERED_MYSQL_COMMANDS: ReadonlySet<string> = new Set(['QUIT', 'STMT_CLOSE', 'STMT_SEND_LONG_DATA']);
+
+/** Whether the protocol answers this request at all: false for the MySQL commands that get no reply. */
+export function expectsResponse(x: { protocol: string; request: Exchange['request'] }): boolean {
+  return !(x.protocol === 'mysql' && UNANSWERED_MYSQL_COMMANDS.has((x.request as MysqlRequestInfo).command));
+}
 
 /**
  * Whether an exchange failed, as the service map and reports count errors: HTTP 5xx, a gRPC status
@@ -24,10 +32,10 @@ export function isErrorExchange(x: Exchange): boolean {
   }
 }
 
-/** A short status text for reports: "200", "grpc 5", "ERR 1062", "no response". */
-export function statusText(x: { protocol: string; response: Exchange['response'] }): string {
+/** A short status text for reports: "200", "grpc 5", "ERR 1062", "no response", "no reply by protocol". */
+export function statusText(x: { protocol: string; request: Exchange['request']; response: Exchange['response'] }): string {
   const r = x.response;
-  if (!r) return 'no response';
+  if (!r) return expectsResponse(x) ? 'no response' : 'no reply by protocol';
   switch (x.protocol) {
     case 'http':
       return String((r as HttpResponseInfo).status);

@@ -1,5 +1,5 @@
 import type { ServiceMap } from '../correlate/service-map.js';
-import { statusText } from '../correlate/outcome.js';
+import { expectsResponse, statusText } from '../correlate/outcome.js';
 import type { SpanNode, SpanRecord, TraceTree } from '../correlate/types.js';
 import type { GrpcRequestInfo, Http2RequestInfo, HttpRequestInfo, MysqlRequestInfo } from '../protocols/types.js';
 import type { UnanalysedGroup } from '../protocols/unanalysed.js';
@@ -188,7 +188,7 @@ export function renderReport(r: ReportInput, color = false): string {
 function drawTree(node: SpanNode, indent: string, out: string[], red: (s: string) => string): void {
   const s = node.span;
   const status = statusText(s);
-  const dur = s.durationUs === null ? '   (open)' : `${ms(s.durationUs / 1000).padStart(9)} ms`;
+  const dur = s.durationUs !== null ? `${ms(s.durationUs / 1000).padStart(9)} ms` : expectsResponse(s) ? '   (open)' : '  (one-way)';
   const link = s.link ? `  [${s.link}]` : '';
   const self = selfTimeUs(node);
   const own = self === null ? '' : `  (self ${ms(self / 1000)} ms)`;

@@ -2,6 +2,7 @@ import { VERSION } from '../../version.js';
 import { Option, type Command } from 'commander';
 import { openCaptureSource } from '../../capture/file-source.js';
 import { loadNamesFile } from '../../correlate/naming.js';
+import { expectsResponse } from '../../correlate/outcome.js';
 import { NdjsonExchangeWriter } from '../../export/ndjson.js';
 import { FailureSummary, renderReport, SlowestTraces } from '../../export/report.js';
 import { renderServiceMap, SERVICE_MAP_FORMATS, type ServiceMapFormat } from '../../export/service-map/formats.js';
@@ -215,7 +216,7 @@ export class AnalysisSession {
         const c = (this.byProtocol[span.protocol] ??= { exchanges: 0, errors: 0, incomplete: 0 });
         c.exchanges++;
         if (span.error) c.errors++;
-        if (span.response === null) c.incomplete++;
+        if (span.response === null && expectsResponse(span)) c.incomplete++;
         this.exchangeWriter?.write(span);
         for (const e of this.exporters) e.exporter.add(span);
       },
