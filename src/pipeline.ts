@@ -10,6 +10,7 @@ import { TraceContextExtractor } from './correlate/context.js';
 import { Correlator } from './correlate/correlator.js';
 import { ServiceNamer } from './correlate/naming.js';
 import { ServiceMapBuilder, type ServiceMap } from './correlate/service-map.js';
+import { StartOrderBuffer, byStart } from './correlate/start-order.js';
 import type { SpanRecord, TraceTree } from './correlate/types.js';
 import { Counters } from './util/counters.js';
 import { linkTypeName } from './capture/linktypes.js';
@@ -43,8 +44,11 @@ export interface PipelineOptions {
   maxOpenFlows?: number;
   /** Keep a record of every TCP connection (conn.log style) for `stats --flows`. */
   keepFlows?: boolean;
+  /** Every exchange as an analyzer completes it, before correlation. */
   onExchange?(exchange: Exchange): void;
+  /** Every span, in start order once packet time is `settleUs` + 0.5 s past its start (StartOrderBuffer). */
   onSpan?(span: SpanRecord): void;
+  /** Every trace as the correlator completes it. */
   onTrace?(tree: TraceTree): void;
 }
 
@@ -53,6 +57,12 @@ const NOTHING_IN_FLIGHT: ReadonlyMap<string, number> = new Map();
 
 /** How often (packet time) the correlator is told that time has passed. */
 const ADVANCE_EVERY_US = 100_000;
+/**
+ * A span is decided at least `settle` after its end; held this much longer past its start, the
+ * spans of calls started together come out in start order even when their traces completed some
+ * correlator steps apart. It costs holding this much packet time of short calls.
+ */
+const SPAN_ORDER_SLACK_US = 500_000;
 
 /**
  * The whole analysis without the CLI: packets in; exchanges, spans, traces and the service map out.
@@ -98,10 +108,14 @@ export class Pipeline {
   private readonly transportRuns = new RunCounter<string>((key, n) => bump(this.totals.transport, key, n));
   private lastAdvance = -Infinity;
   private lastTs = 0;
+  /** Traces completed by the correlator step running now (see decide). */
+  private completed: TraceTree[] | null = null;
+  private readonly spansInOrder: StartOrderBuffer;
 
   constructor(private readonly opts: PipelineOptions) {
     const counters = (this.counters = opts.counters ?? new Counters());
     this.decoder = new PacketDecoder({ counters });
+    this.spansInOrder = new StartOrderBuffer((opts.settleUs ?? 1_000_000) + SPAN_ORDER_SLACK_US);
     this.unanalysed = new UnanalysedSummary(counters);
     const namer = (this.namer = new ServiceNamer(opts.names ?? {}));
     this.correlator = new Correlator({
@@ -164,7 +178,7 @@ export class Pipeline {
     if (p.ts > this.lastTs) this.lastTs = p.ts;
     if (p.ts - this.lastAdvance >= ADVANCE_EVERY_US) {
       this.lastAdvance = p.ts;
-      this.correlator.advance(p.ts, this.inFlight());
+      this.decide(p.ts, () => this.correlator.advance(p.ts, this.inFlight()));
     }
   }
 
@@ -173,7 +187,7 @@ export class Pipeline {
    * `nowUs`; the correlator may decide what has lingered long enough, so output does not stall.
    */
   tick(nowUs: number): void {
-    if (nowUs > this.lastTs) this.correlator.advance(nowUs, this.inFlight());
+    if (nowUs > this.lastTs) this.decide(nowUs, () => this.correlator.advance(nowUs, this.inFlight()));
   }
 
   /** A DNS answer names the addresses it gives after the name that was asked. */
@@ -199,7 +213,7 @@ export class Pipeline {
   finish(): AnalysisResult {
     this.decoder.flush();
     this.assembler.finish(this.lastTs);
-    this.correlator.finish();
+    this.decide(Infinity, () => this.correlator.finish());
     this.linkTypeRuns.flush();
     this.networkRuns.flush();
     this.transportRuns.flush();
@@ -234,14 +248,33 @@ export class Pipeline {
     if (this.opts.keepFlows) this.flows.push(flowRecord(flow));
   }
 
-  private traceDone(tree: TraceTree): void {
+  /**
+   * Runs a correlator step at packet time `ts` (Infinity: the end), hands on the traces it completed
+   * (in the order of their roots' starts) and the spans that are due, in start order (StartOrderBuffer).
+   */
+  private decide(ts: number, step: () => void): void {
+    const trees: TraceTree[] = [];
+    this.completed = trees;
+    try {
+      step();
+    } finally {
+      this.completed = null;
+    }
     const visit = (node: TraceTree['root']): void => {
-      this.serviceMap.add(node.span);
-      this.opts.onSpan?.(node.span);
+      this.spansInOrder.add(node.span);
       for (const child of node.children) visit(child);
     };
-    visit(tree.root);
-    this.opts.onTrace?.(tree);
+    for (const tree of trees) visit(tree.root);
+    this.spansInOrder.release(ts, (span) => {
+      this.serviceMap.add(span);
+      this.opts.onSpan?.(span);
+    });
+    if (this.opts.onTrace) for (const tree of trees.sort((a, b) => byStart(a.root.span, b.root.span))) this.opts.onTrace(tree);
+  }
+
+  private traceDone(tree: TraceTree): void {
+    if (this.completed === null) throw new Error('a trace completed outside a correlator step');
+    this.completed.push(tree);
   }
 }
 
