@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { HttpResponseInfo } from '../src/protocols/types.js';
+import type { SpanRecord } from '../src/correlate/types.js';
+import type { GrpcResponseInfo, HttpResponseInfo } from '../src/protocols/types.js';
 import { analyzeFiles, type FileAnalysis, type Truth, type TruthExchange } from './lib/analyze-file.js';
 import { writePcap, type FixturePacket } from './lib/capture-writer.js';
 import { readPcapSimple } from './lib/read-pcap-simple.js';
@@ -97,5 +98,57 @@ describe('capture loss: whole requests missing from keep-alive connections', () 
         .sort((a, b) => a.start_us - b.start_us)[0]!;
       assert.deepEqual(pairing.pairs.get(next.id)?.notes, ['gap before request'], next.id);
     }
+  });
+});
+
+describe('capture loss: gRPC trailers missing from a long-lived HTTP/2 connection', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wirespan-loss-h2-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  let truth: Truth;
+  let spans: SpanRecord[];
+  const lostStreams = new Set<number>();
+
+  before(async () => {
+    truth = loadTruth(CAPTURE.replace('.pcap', '.truth.json'));
+    const kept: FixturePacket[] = [];
+    let trailers = 0;
+    const packets = [...readPcapSimple(CAPTURE)];
+    for (const p of packets) {
+      const tcp = tcpView(p.data);
+      const bytes = tcp ? Buffer.from(tcp.payload, 'latin1') : null;
+      // A segment holding exactly one HEADERS frame with END_STREAM from the gRPC server: trailers.
+      const isTrailers =
+        tcp !== null && tcp.client.endsWith(':50051') && bytes!.length >= 9 && bytes![3] === 1 && (bytes![4]! & 1) === 1 && bytes!.readUIntBE(0, 3) + 9 === bytes!.length;
+      if (isTrailers && [3, 10, 20].includes(trailers++)) {
+        lostStreams.add(bytes!.readUInt32BE(5) & 0x7fffffff);
+        continue;
+      }
+      kept.push({ ts: p.ts, data: p.data });
+    }
+    assert.equal(lostStreams.size, 3);
+    const file = join(dir, 'lossy-h2.pcap');
+    writeFileSync(file, writePcap(kept, { linkType: packets[0]!.linkType }));
+    spans = (await analyzeFiles([file], { names: truthNames(truth) })).spans;
+  });
+
+  it('every call keeps its own status; only the three whose trailers were lost lack theirs', () => {
+    const grpc = spans.filter((s) => s.protocol === 'grpc');
+    const byRequestId = new Map(truth.exchanges.filter((x) => x.protocol === 'grpc').map((x) => [x.request_id, x]));
+    assert.equal(grpc.length, byRequestId.size);
+    const unknown: number[] = [];
+    for (const s of grpc) {
+      const x = byRequestId.get(s.requestId!) ?? assert.fail(`${s.requestId} not in the truth`);
+      assert.equal((s.request as { path: string }).path, x.grpc_method);
+      const status = (s.response as GrpcResponseInfo | null)?.grpcStatus ?? null;
+      if (status === null) unknown.push(s.streamId!);
+      else assert.equal(status, x.status, `stream ${s.streamId}`);
+    }
+    assert.deepEqual(unknown.sort((a, b) => a - b), [...lostStreams].sort((a, b) => a - b));
+  });
+
+  it('the calls read across a gap say so', () => {
+    const noted = spans.filter((s) => s.notes.some((n) => n.includes('HPACK realigned: inferred')));
+    assert.ok(noted.length > 0);
+    assert.ok(noted.every((s) => s.protocol === 'grpc'));
   });
 });

@@ -16,6 +16,7 @@ import type { AnalyzerContext, HeaderField, ProtocolHandler } from '../types.js'
 import { type FrameInfo, FrameReader, type FrameSink } from './frame-reader.js';
 import { Flag, FrameType, SettingId, errorCodeName, readUint31, readUint32 } from './frames.js';
 import { type DecodedBlock, type DecodedField, HpackDecoder } from './hpack.js';
+import { type BlockPlace, HeaderTable } from './hpack-realign.js';
 import { StreamState, buildExchange } from './stream.js';
 
 /** The HTTP/1.1 request that a `101 Switching Protocols` to h2c answered: it is stream 1. */
@@ -61,7 +62,7 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
   private readonly counters: Counters;
   private readonly emitExchange: AnalyzerContext['emit'];
   private readonly readers: [FrameReader, FrameReader];
-  private decoders: [HpackDecoder, HpackDecoder];
+  private readonly tables: [HeaderTable, HeaderTable];
   private readonly started: [boolean, boolean] = [false, false];
   private readonly gaps: [number, number] = [0, 0];
   private readonly pending: [PendingBlock | null, PendingBlock | null] = [null, null];
@@ -77,6 +78,8 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
   /** Stream offset of the DATA frame whose data was delivered (or lost) last, per direction. */
   private readonly dataFrameAt: [number, number] = [-1, -1];
   private clientPrefaceSeen = false;
+  /** A request seen whole was gRPC: streams whose own request is unknown are taken as gRPC too. */
+  private grpcSeen = false;
   private closedConnection = false;
 
   constructor(
@@ -87,7 +90,10 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
     this.counters = ctx.counters;
     this.emitExchange = ctx.emit;
     this.readers = [new FrameReader({ dir: 0, sink: this }), new FrameReader({ dir: 1, sink: this })];
-    this.decoders = [new HpackDecoder({ knownFromStart: false }), new HpackDecoder({ knownFromStart: false })];
+    this.tables = [
+      new HeaderTable(new HpackDecoder({ knownFromStart: false }), this.counters),
+      new HeaderTable(new HpackDecoder({ knownFromStart: false }), this.counters),
+    ];
   }
 
   /**
@@ -99,9 +105,9 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
     this.started[0] = this.started[1] = true;
     this.readers[0].begin('preface');
     this.readers[1].begin('frames');
-    this.decoders = [new HpackDecoder({ knownFromStart: true }), new HpackDecoder({ knownFromStart: true })];
+    for (const table of this.tables) table.reset(new HpackDecoder({ knownFromStart: true }));
     const tableSize = request.http2Settings ? headerTableSizeOf(request.http2Settings) : null;
-    if (tableSize !== null) this.decoders[1].setSizeLimit(tableSize);
+    if (tableSize !== null) this.tables[1].setSizeLimit(tableSize);
     const s = this.openStream(1, request.startUs);
     const pseudo: DecodedField[] = [
       { name: ':method', value: request.method, neverIndexed: false, unknown: false },
@@ -139,15 +145,17 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
     }
     const where = dir === 0 ? 'request' : 'response';
     for (const s of this.streams.values()) {
-      if (!s.ended[dir]) s.notes.add(`gap in ${where} (${lostBytes < 0 ? 'unknown number of' : lostBytes} bytes)`);
+      if (s.ended[dir]) continue;
+      s.notes.add(`gap in ${where} (${lostBytes < 0 ? 'unknown number of' : lostBytes} bytes)`);
+      s.gapWhileOpen[dir] = true;
     }
+    const hidden = this.readers[dir].hiddenBlockBytes(lostBytes) + (this.pending[dir]?.length ?? 0);
     if (this.readers[dir].gap(lostBytes)) return;
     if (this.pending[dir]) {
       this.pending[dir] = null;
       this.counters.add('http2.header-blocks-lost');
     }
-    this.decoders[dir].resync();
-    this.counters.add('http2.hpack-resync');
+    this.tables[dir].gap(hidden);
     void ts;
   }
 
@@ -211,7 +219,7 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
     this.counters.add('http2.oversized-frames');
     if (f.type === FrameType.Headers || f.type === FrameType.Continuation || f.type === FrameType.PushPromise) {
       this.pending[dir] = null;
-      this.decoders[dir].resync();
+      this.tables[dir].resync();
     }
   }
 
@@ -252,12 +260,13 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
   onResync(dir: Direction, skipped: number, _ts: number): void {
     this.counters.add('http2.resync');
     if (skipped > 0) this.counters.add('http2.resync-skipped-bytes', skipped);
+    this.tables[dir].skipped(skipped);
   }
 
   onPrefaceMismatch(dir: Direction): void {
     this.counters.add('http2.preface-mismatch');
     this.clientPrefaceSeen = false;
-    this.decoders[dir] = new HpackDecoder({ knownFromStart: false });
+    this.tables[dir].reset(new HpackDecoder({ knownFromStart: false }));
   }
 
   // ---- frames ----
@@ -277,7 +286,7 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
         bytes[3] === FrameType.Settings;
       this.readers[1].begin(fromStart ? 'frames' : 'hunt');
     }
-    if (fromStart) this.decoders[dir] = new HpackDecoder({ knownFromStart: true });
+    if (fromStart) this.tables[dir].reset(new HpackDecoder({ knownFromStart: true }));
   }
 
   private onHeaders(dir: Direction, f: FrameInfo, payload: Uint8Array, endTs: number): void {
@@ -327,7 +336,7 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
       if (block) this.loseHeaderBlock(dir, 'http2.headers-interrupted');
       // The start of this block is not in the capture: its insertions are lost with it.
       this.counters.add('http2.orphan-continuation');
-      if (this.decoders[dir].exact || this.decoders[dir].insertedCount > 0) this.decoders[dir].resync();
+      if (this.tables[dir].knowsEntries) this.tables[dir].resync();
       return;
     }
     const maxBlock = this.opts.maxHeaderBlock ?? 1 << 20;
@@ -349,13 +358,31 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
   private loseHeaderBlock(dir: Direction, counter: string): void {
     this.pending[dir] = null;
     this.counters.add(counter);
-    this.decoders[dir].resync();
+    this.tables[dir].resync();
+  }
+
+  /** What the block must be where it stands: null for server push, which is only kept in step. */
+  private blockPlace(dir: Direction, block: PendingBlock): BlockPlace | null {
+    if (block.kind === 'push' || block.streamId % 2 === 0) return null;
+    const s = this.streams.get(block.streamId);
+    const requestType = s?.requestFields?.find((f) => f.name === 'content-type' && !f.unknown)?.value;
+    const grpc = requestType !== undefined ? requestType.startsWith('application/grpc') : this.grpcSeen;
+    if (dir === 0) return { kind: s?.requestFields != null ? 'trailers' : 'request', grpc };
+    if (s?.responseFields != null) return { kind: 'trailers', grpc };
+    // Its response HEADERS may have been lost in the gap: this block may be the trailers.
+    const maybeTrailers = s?.gapWhileOpen[1] || (s?.dataBytes[1] ?? 0) > 0;
+    return { kind: maybeTrailers ? 'response-or-trailers' : 'response', grpc };
   }
 
   private finishBlock(dir: Direction, block: PendingBlock, endTs: number): void {
-    const decoder = this.decoders[dir];
-    const epoch = decoder.epoch;
-    const decoded = decoder.decode(block.bytes, 0, block.length);
+    const place = this.blockPlace(dir, block);
+    // Client stream ids come in order: those skipped since the last request seen are requests lost.
+    const skippedRequests =
+      dir === 0 && place?.kind === 'request' && this.maxOpened > 0 ? Math.max(0, (block.streamId - this.maxOpened) / 2 - 1) : 0;
+    const { block: decoded, epoch, realigned } = this.tables[dir].decode(block.bytes, 0, block.length, place, skippedRequests);
+    if (dir === 0 && decoded.unknownFields === 0 && decoded.fields.some((f) => f.name === 'content-type' && f.value.startsWith('application/grpc'))) {
+      this.grpcSeen = true;
+    }
     this.counters.add('http2.header-blocks');
     if (decoded.error) this.counters.add('http2.hpack-errors');
     if (decoded.sizeUpdateOverLimit) this.counters.add('http2.hpack-size-update-over-limit');
@@ -375,6 +402,9 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
       }
     }
     if (decoded.error) s.notes.add(`${dir === 0 ? 'request' : 'response'} header block malformed (${decoded.error})`);
+    if (realigned && decoded.unknownFields < decoded.fields.length) {
+      s.notes.add(`${dir === 0 ? 'request' : 'response'} header fields read across a gap (HPACK realigned: inferred)`);
+    }
     s.wireBytes[dir] += block.wireBytes;
     this.touch(s, dir, block.startTs, endTs);
     if (dir === 0) this.onRequestBlock(s, block, decoded);
@@ -441,7 +471,9 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
     if (f.flags & Flag.Ack) {
       // `dir` acknowledges the peer's settings: the peer's table size now bounds `dir`'s encoder.
       const size = this.unackedTableSizes[peer].shift();
-      if (size !== undefined && size !== null) this.decoders[dir].setSizeLimit(size);
+      if (size !== undefined && size !== null) {
+        this.tables[dir].setSizeLimit(size);
+      }
       return;
     }
     if (payload.length % 6 !== 0) return this.malformed(dir, 'http2.malformed-settings');

@@ -115,6 +115,31 @@ export class FrameReader {
   }
 
   /**
+   * At most how many bytes of header blocks a gap of `lost` bytes (negative: unknown) starting here
+   * may hide, with those of a HEADERS, CONTINUATION or PUSH_PROMISE frame already buffered and lost
+   * with it: DATA bytes and frame headers known to lie in the gap are not counted. Infinity when unknown.
+   * (Bytes skipped while hunting afterwards may hide more: onResync reports them.)
+   */
+  hiddenBlockBytes(lost: number): number {
+    if (lost < 0) return Infinity;
+    const afterFrame = (inFrame: number): number => (lost > inFrame ? Math.max(0, lost - inFrame - FRAME_HEADER_LENGTH) : 0);
+    switch (this.state) {
+      case State.Header:
+        return this.have === 0 ? Math.max(0, lost - FRAME_HEADER_LENGTH) : lost;
+      case State.Payload: {
+        const blockFrame = this.frame.type === FrameType.Headers || this.frame.type === FrameType.Continuation || this.frame.type === FrameType.PushPromise;
+        const inFrame = Math.min(lost, this.remaining);
+        return (blockFrame ? this.frame.length - this.remaining + inFrame : 0) + afterFrame(this.remaining);
+      }
+      case State.DataBody:
+      case State.DataPadding:
+        return afterFrame(this.remaining + this.padRemaining);
+      default:
+        return lost;
+    }
+  }
+
+  /**
    * `lost` bytes are missing before the next delivery. Inside DATA data (known amount) the reader keeps
    * its place and returns true; otherwise it starts hunting and returns false.
    */

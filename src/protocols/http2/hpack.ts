@@ -54,6 +54,9 @@ const ENTRY_OVERHEAD = 32;
 const DEFAULT_TABLE_SIZE = 4096;
 const MAX_INTEGER = 2 ** 31 - 1;
 
+/** An entry a header block hidden by a gap inserted. */
+const HIDDEN_ENTRY = '<unknown:hpack-entry-hidden-by-gap>';
+
 /** Marker used for header names and values that cannot be known; names never start with '<'. */
 export function isUnknownMarker(s: string): boolean {
   return s.startsWith('<unknown:');
@@ -126,6 +129,35 @@ export class HpackDecoder {
     const out: [string, string][] = [];
     for (let k = this.names.length - 1; k >= this.oldest; k--) out.push([this.names[k]!, this.values[k]!]);
     return out;
+  }
+
+  /**
+   * A gap may have hidden header blocks that inserted entries: one copy of this decoder per count
+   * of hidden insertions, k = minHidden..maxHidden, the k-th holding k unknown entries on top of the table
+   * (hpack-realign.ts keeps the copies that later blocks do not disprove). Sizes of hidden entries
+   * count as the minimum, so the copies hold at least what the real table holds (harmless: indexes
+   * count from the newest entry).
+   */
+  afterHiddenInsertions(maxHidden: number, minHidden = 0): HpackDecoder[] {
+    const copies: HpackDecoder[] = [];
+    for (let k = minHidden; k <= maxHidden; k++) {
+      const copy = this.copy();
+      copy.epochNumber++;
+      for (let i = 0; i < k; i++) copy.insert(HIDDEN_ENTRY, HIDDEN_ENTRY, true, ENTRY_OVERHEAD); // the least an entry can count
+      copies.push(copy);
+    }
+    return copies;
+  }
+
+  private copy(): HpackDecoder {
+    const copy = Object.assign(Object.create(HpackDecoder.prototype) as HpackDecoder, this);
+    copy.names = this.names.slice(this.oldest);
+    copy.values = this.values.slice(this.oldest);
+    copy.sizes = this.sizes.slice(this.oldest);
+    copy.firstNumber = this.firstNumber + this.oldest;
+    copy.oldest = 0;
+    copy.scratch = Buffer.allocUnsafe(256);
+    return copy;
   }
 
   /** Forget everything: what follows is decoded as if the capture started here. */
@@ -230,9 +262,9 @@ export class HpackDecoder {
     return [marker, marker, true];
   }
 
-  private insert(name: string, value: string, nameUnknown: boolean): void {
+  private insert(name: string, value: string, nameUnknown: boolean, knownSize?: number): void {
     // An unknown name counts as 0 octets: sizes stay a lower bound, so we never evict too much.
-    const entrySize = (nameUnknown ? 0 : name.length) + value.length + ENTRY_OVERHEAD;
+    const entrySize = knownSize ?? (nameUnknown ? 0 : name.length) + value.length + ENTRY_OVERHEAD;
     if (this.max !== null) {
       if (entrySize > this.max) {
         this.evictUntil(0);

@@ -46,6 +46,8 @@ export class StreamState {
   trailersOnly = false;
 
   ended: [boolean, boolean] = [false, false];
+  /** A gap came while this side was open: its HEADERS (or more) may be among what was lost. */
+  gapWhileOpen: [boolean, boolean] = [false, false];
   reset: string | null = null;
   wireBytes: [number, number] = [0, 0];
   dataBytes: [number, number] = [0, 0];
