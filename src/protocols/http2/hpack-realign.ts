@@ -225,7 +225,7 @@ export class HeaderTable {
   constructor(
     private decoder: HpackDecoder,
     private readonly counters: Counters,
-    private readonly limits: { maxHidden: number; maxReadings: number } = { maxHidden: 16, maxReadings: 256 },
+    private readonly limits: { maxHidden: number; maxReadings: number } = { maxHidden: 16, maxReadings: 32 },
   ) {}
 
   /** Whether it holds anything a lost block could make wrong (else a resync would change nothing). */
