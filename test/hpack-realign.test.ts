@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { HpackDecoder, isUnknownMarker, type DecodedField } from '../src/protocols/http2/hpack.js';
-import { BlockShapes, HeaderTable, fitsPlace, type BlockKind } from '../src/protocols/http2/hpack-realign.js';
+import { BlockShapes, fitsPlace, type BlockKind } from '../src/protocols/http2/block-place.js';
+import { HeaderTable } from '../src/protocols/http2/header-table.js';
 import { Counters } from '../src/util/counters.js';
 import { HpackEncoder, type Field } from './lib/h2-builder.js';
 

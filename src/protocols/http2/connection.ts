@@ -16,7 +16,8 @@ import type { AnalyzerContext, HeaderField, ProtocolHandler } from '../types.js'
 import { type FrameInfo, FrameReader, type FrameSink } from './frame-reader.js';
 import { Flag, FrameType, SettingId, errorCodeName, readUint31, readUint32 } from './frames.js';
 import { type DecodedBlock, type DecodedField, HpackDecoder } from './hpack.js';
-import { type BlockPlace, HeaderTable } from './hpack-realign.js';
+import type { BlockPlace } from './block-place.js';
+import { HeaderTable } from './header-table.js';
 import { StreamState, buildExchange } from './stream.js';
 
 /** The HTTP/1.1 request that a `101 Switching Protocols` to h2c answered: it is stream 1. */
