@@ -36,7 +36,11 @@ export async function* inTimeOrder(
   if (rest.length > 0) yield rest;
 }
 
-class ReorderWindow {
+/**
+ * The window itself, for sources that are not async iterables of batches (a live capture fed by
+ * callbacks): push batches, drain when the input pauses or ends.
+ */
+export class ReorderWindow {
   /** Held packets in time order from `head` on. */
   private held: CapturedPacket[] = [];
   private head = 0;
@@ -48,6 +52,7 @@ class ReorderWindow {
     private readonly counters: Counters,
   ) {}
 
+  /** Takes a batch; returns the packets now due, in time order. */
   push(batch: readonly CapturedPacket[]): CapturedPacket[] {
     const out: CapturedPacket[] = [];
     for (const p of batch) {
@@ -71,6 +76,7 @@ class ReorderWindow {
     return out;
   }
 
+  /** Everything held, in time order (the input ended, or paused long enough that nothing older can come). */
   drain(): CapturedPacket[] {
     const out: CapturedPacket[] = [];
     this.release(Infinity, out);

@@ -14,7 +14,9 @@ import { Pipeline } from '../../pipeline.js';
 import { Counters } from '../../util/counters.js';
 import { CliError } from '../errors.js';
 import { writeFileAtomic } from '../output.js';
-import { addAnalysisOptions, AnalysisSession, positiveInt, type AnalysisFlags } from './read.js';
+import { addAnalysisOptions, AnalysisSession, parseReorderWindow, positiveInt, type AnalysisFlags } from './read.js';
+import { ReorderWindow } from '../../capture/time-order.js';
+import type { CapturedPacket } from '../../capture/types.js';
 
 interface CaptureFlags extends AnalysisFlags {
   interface: string;
@@ -83,12 +85,14 @@ async function runCapture(flags: CaptureFlags): Promise<void> {
   const startedAtUs = wallClockUs();
   announce(source, flags, recorder);
 
-  const run = new LiveRun(source, pipeline, flags, settings);
+  const window = pipeline && settings.reorderWindowUs > 0 ? new ReorderWindow(settings.reorderWindowUs, counters) : null;
+  const run = new LiveRun(source, pipeline, window, flags, settings);
   try {
     for await (const batch of source.batches()) run.batch(batch);
   } finally {
     run.dispose();
   }
+  run.drain();
   const stats = source.stats();
   const doc = captureStatsDocument({
     interface: flags.interface,
@@ -115,6 +119,7 @@ interface Settings {
   durationMs: number | undefined;
   mapIntervalMs: number;
   statsIntervalMs: number;
+  reorderWindowUs: number;
 }
 
 function parseSettings(flags: CaptureFlags): Settings {
@@ -125,6 +130,7 @@ function parseSettings(flags: CaptureFlags): Settings {
     durationMs: flags.duration === undefined ? undefined : positiveNumber(flags.duration, '--duration') * 1000,
     mapIntervalMs: positiveNumber(flags.mapInterval, '--map-interval') * 1000,
     statsIntervalMs: positiveNumber(flags.statsInterval, '--stats-interval') * 1000,
+    reorderWindowUs: parseReorderWindow(flags.reorderWindow),
   };
 }
 
@@ -150,6 +156,8 @@ class LiveRun {
   constructor(
     private readonly source: LivePacketSource,
     private readonly pipeline: Pipeline | null,
+    /** Puts packets that came out of timestamp order back in order (several queues, -i any). */
+    private readonly window: ReorderWindow | null,
     private readonly flags: CaptureFlags,
     settings: Settings,
   ) {
@@ -164,10 +172,19 @@ class LiveRun {
     this.timers.push(setInterval(() => this.pollStats(), settings.statsIntervalMs));
   }
 
-  batch(packets: readonly { ts: number }[]): void {
-    const pipeline = this.pipeline;
-    if (pipeline) for (const p of packets as Parameters<Pipeline['packet']>[0][]) pipeline.packet(p);
+  batch(packets: readonly CapturedPacket[]): void {
+    this.analyse(this.window ? this.window.push(packets) : packets);
     this.lastBatchAt = Date.now();
+  }
+
+  /** The capture ended: what the window holds goes on. */
+  drain(): void {
+    if (this.window) this.analyse(this.window.drain());
+  }
+
+  private analyse(packets: readonly CapturedPacket[]): void {
+    const pipeline = this.pipeline;
+    if (pipeline) for (const p of packets) pipeline.packet(p);
   }
 
   dispose(): void {
@@ -183,7 +200,10 @@ class LiveRun {
   }
 
   private idleTick(): void {
-    if (Date.now() - this.lastBatchAt >= IDLE_TICK_MS) this.pipeline?.tick(wallClockUs() - TICK_MARGIN_US);
+    if (Date.now() - this.lastBatchAt < IDLE_TICK_MS) return;
+    // Nothing came for a while: nothing older than what the window holds can still come.
+    this.drain();
+    this.pipeline?.tick(wallClockUs() - TICK_MARGIN_US);
   }
 
   private writeServiceMap(): void {

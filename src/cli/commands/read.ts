@@ -28,6 +28,7 @@ export interface AnalysisFlags {
   proto?: string[];
   linger: string;
   clockTolerance: string;
+  reorderWindow: string;
   slowest: string;
   report: boolean;
   otlp?: string;
@@ -51,6 +52,7 @@ export function addAnalysisOptions(cmd: Command): Command {
     .option('--port <proto=ports>', 'treat these server ports as a protocol, e.g. http=8080,9000 (repeatable)', collect)
     .option('--proto <file...>', '.proto files: decode the first gRPC request/response message of known methods')
     .option('--linger <seconds>', 'packet time an exchange waits for the request that caused it', '30')
+    .option('--reorder-window <ms>', 'packet time within which packets that came out of timestamp order (-i any, multi-queue captures) are put back in order; 0 = as they came', '10')
     .option('--clock-tolerance <ms>', 'slack when testing that a call lies within its parent (merged captures of hosts whose clocks differ)', '1')
     .option('--slowest <n>', 'slowest traces drawn in the report', '5')
     .option('--no-report', 'do not print the terminal report')
@@ -63,18 +65,21 @@ export function addAnalysisOptions(cmd: Command): Command {
     .addOption(new Option('--sql-text <mode>', 'SQL exported in db.query.text').choices(['normalized', 'full']).default('normalized'));
 }
 
+/** `--reorder-window` in µs. */
+export function parseReorderWindow(text: string): number {
+  const ms = Number(text);
+  if (!Number.isFinite(ms) || ms < 0) throw new CliError(`--reorder-window must be a number of milliseconds, got ${text}`);
+  return Math.round(ms * 1000);
+}
+
 export function registerRead(program: Command): void {
   addAnalysisOptions(
     program
       .command('read')
       .description('Read captures and produce exchanges, traces and a service map')
-      .argument('<capture...>', 'pcap/pcapng files (gzip allowed), merged by time; - reads stdin')
-      .option('--reorder-window <ms>', 'packet time within which packets written out of timestamp order (-i any, multi-queue captures) are put back in order; 0 = file order', '10'),
-  ).action(async (paths: string[], flags: AnalysisFlags & { reorderWindow: string }) => {
-    const reorderWindow = Number(flags.reorderWindow);
-    if (!Number.isFinite(reorderWindow) || reorderWindow < 0) {
-      throw new CliError(`--reorder-window must be a number of milliseconds, got ${flags.reorderWindow}`);
-    }
+      .argument('<capture...>', 'pcap/pcapng files (gzip allowed), merged by time; - reads stdin'),
+  ).action(async (paths: string[], flags: AnalysisFlags) => {
+    const reorderWindowUs = parseReorderWindow(flags.reorderWindow);
     const counters = new Counters();
     const session = await AnalysisSession.open(flags, counters);
     const progress = new Progress(paths);
@@ -87,7 +92,7 @@ export function registerRead(program: Command): void {
     };
     process.on('SIGINT', onSigint);
     const result = await analyze(
-      openCaptureSource(paths, { counters, reorderWindowUs: Math.round(reorderWindow * 1000) }),
+      openCaptureSource(paths, { counters, reorderWindowUs }),
       session.pipelineOptions(),
       (n, b) => {
         progress.update(n, b);
