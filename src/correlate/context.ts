@@ -30,6 +30,9 @@ export interface ExtractedTraceContext extends TraceContext {
 type FieldValues = Map<string, string[]>;
 
 const SQL_SOURCE_PREFIX = 'sql-comment:';
+/** Lengths of an unnamed value worth matching against request ids (shorter ones recur by chance). */
+const MIN_UNNAMED_ID = 8;
+const MAX_UNNAMED_ID = 200;
 const B3_MULTI_LABEL = 'x-b3-*';
 
 /**
@@ -73,7 +76,31 @@ export class TraceContextExtractor {
     if (context.requestId === null && response.length > 0) {
       this.resolveRequestId(collect(response, this.wantedResponseNames), '', context);
     }
+    if (context.traceId === null || context.requestId === null) this.readUnnamed(request, context);
     return context;
+  }
+
+  /**
+   * Fields whose name is unknown (HPACK) but whose value was read: a value that is a valid W3C
+   * traceparent is one (no other header has that exact form: version, 32 and 16 hex ids, flags);
+   * other values that could be ids are kept for the linker to match against request ids.
+   */
+  private readUnnamed(request: readonly HeaderField[], context: ExtractedTraceContext): void {
+    for (const [name, value] of request) {
+      if (!name.startsWith('<unknown:') || value.startsWith('<unknown:')) continue;
+      const traceparent = context.traceId === null && value.startsWith('00-') ? parseTraceparent(value) : null;
+      if (traceparent !== null) {
+        context.source = 'traceparent (name unknown)';
+        context.traceId = traceparent.traceId;
+        context.parentSpanId = traceparent.parentSpanId;
+        context.rawTraceId = traceparent.rawTraceId;
+        context.rawParentSpanId = traceparent.rawParentSpanId;
+        context.sampled = traceparent.sampled;
+        this.counters.add('context.unnamed-traceparent');
+      } else if (context.requestId === null && value.length >= MIN_UNNAMED_ID && value.length <= MAX_UNNAMED_ID && !/\s/.test(value)) {
+        context.unnamedValues.push(value);
+      }
+    }
   }
 
   fromSql(sql: string): ExtractedTraceContext {
@@ -201,6 +228,7 @@ function emptyContext(): ExtractedTraceContext {
     requestId: null,
     requestIdSource: null,
     invalid: [],
+    unnamedValues: [],
     rawTraceId: null,
     rawParentSpanId: null,
   };

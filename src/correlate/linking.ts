@@ -106,6 +106,7 @@ export class ParentLinker {
     for (const node of due) {
       if (node.decided) continue;
       const call = this.timingCall.get(node);
+      if (call && call.head === node && call.members.length === 0 && this.byUnnamedId(node)) continue;
       if (call) {
         if (!call.head.decided) timing.push(call);
         else this.inherit(call, node);
@@ -185,6 +186,27 @@ export class ParentLinker {
       if (byId.length > 0) return { parent: this.latest(byId, 'request-id'), rule: 'request-id' };
     }
     return null;
+  }
+
+  /**
+   * A call whose request id sits under a header name the capture could not read (HPACK): when one of
+   * its unnamed values is the request id of an exchange into the caller that contains it, that is its
+   * request id and that exchange its parent (an id of eight characters or more does not recur by
+   * chance). True when linked so.
+   */
+  private byUnnamedId(node: LinkNode): boolean {
+    const values = node.ctx.unnamedValues;
+    if (values.length === 0) return false;
+    const candidates = this.candidates(node, [node], node.x.startUs, node.end, true);
+    const byId = candidates.filter((p) => p.ctx.requestId !== null && values.includes(p.ctx.requestId));
+    if (byId.length === 0) return false;
+    const parent = this.latest(byId, 'request-id');
+    node.ctx.requestId = parent.ctx.requestId;
+    node.ctx.requestIdSource = 'header name unknown';
+    node.decided = true;
+    this.opts.counters.add('correlate.unnamed-request-ids');
+    this.attach(node, parent, 'request-id');
+    return true;
   }
 
   /** Same ids on several exchanges in flight (retries, fan-out): the most recently started one. */

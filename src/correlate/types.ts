@@ -20,6 +20,12 @@ export interface TraceContext {
   requestIdSource: string | null;
   /** Headers present but invalid (ignored, counted): header names. */
   invalid: string[];
+  /**
+   * Values of request header fields whose name the capture could not read (an HTTP/2 name from an
+   * HPACK entry inserted before the capture or lost in a gap): possible request ids, believed only
+   * when one equals the request id of an exchange that could be this one's parent (ParentLinker).
+   */
+  unnamedValues: string[];
 }
 
 export type ServiceKind = 'service' | 'database' | 'client' | 'external';
