@@ -28,8 +28,8 @@ const DEFAULT_CHUNK_SIZE = 1 << 20;
 /**
  * Streams capture files (pcap, pcapng, either gzip-compressed; '-' for stdin). Each file's packets
  * are put back in timestamp order within a small window (captures of several queues or interfaces
- * are not quite sorted; stdin is taken as it comes); several files are merged by packet time, ties in input order; `sourceIndex`
- * tells which file a packet came from.
+ * are not quite sorted; stdin is taken as it comes); several files are merged by packet time, ties
+ * in input order; `sourceIndex` tells which file a packet came from.
  * Memory stays at about one chunk per file, whatever the file sizes.
  */
 export function openCaptureSource(paths: string[], opts: CaptureSourceOptions): PacketSource {

@@ -9,14 +9,14 @@ import {
   timestampDescription,
 } from '../../capture/live/summary.js';
 import type { LiveBackendName, LiveCaptureStats, LivePacketSource } from '../../capture/live/types.js';
+import { ReorderWindow } from '../../capture/time-order.js';
+import type { CapturedPacket } from '../../capture/types.js';
 import { renderServiceMap } from '../../export/service-map/formats.js';
 import { Pipeline } from '../../pipeline.js';
 import { Counters } from '../../util/counters.js';
 import { CliError } from '../errors.js';
 import { writeFileAtomic } from '../output.js';
 import { addAnalysisOptions, AnalysisSession, parseReorderWindow, positiveInt, type AnalysisFlags } from './read.js';
-import { ReorderWindow } from '../../capture/time-order.js';
-import type { CapturedPacket } from '../../capture/types.js';
 
 interface CaptureFlags extends AnalysisFlags {
   interface: string;

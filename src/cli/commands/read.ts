@@ -272,9 +272,9 @@ export class AnalysisSession {
     const tunnelled = this.counters.get('http.tunnel-bytes');
     if (tunnelled > 0) warnings.push(`${tunnelled} bytes after an HTTP upgrade or CONNECT (WebSocket, tunnels) not analysed`);
     const reordered = this.counters.get('capture.reordered');
-    if (reordered > 0) warnings.push(`${reordered} packets written out of timestamp order (several queues or interfaces) were put back in order`);
+    if (reordered > 0) warnings.push(`${reordered} packets that came out of timestamp order (several queues or interfaces) were put back in order`);
     const late = this.counters.get('capture.reorder-too-late');
-    if (late > 0) warnings.push(`${late} packets came later in the file than --reorder-window allows and were taken in file order`);
+    if (late > 0) warnings.push(`${late} packets came later than --reorder-window allows and were taken as they came`);
     const gaps = this.counters.get('tcp.gaps');
     if (gaps > 0) warnings.push(`${gaps} TCP gaps (${this.counters.get('tcp.gap-bytes')} bytes never captured)`);
     const ambiguous = this.counters.get('correlate.timing-ambiguous');

@@ -19,8 +19,8 @@ const SINGLETONS = new Set([
 /**
  * Whether decoded fields can be a block at this place. RFC 9113 §8.3: pseudo-header fields first,
  * none twice, only those of the kind (none in trailers), the mandatory ones present; no singleton
- * field twice. gRPC over HTTP/2
- * (PROTOCOL-HTTP2.md): a request is a POST with `content-type: application/grpc...` and `te: trailers`,
+ * field twice. gRPC over HTTP/2 (PROTOCOL-HTTP2.md): a request is a POST with `content-type:
+ * application/grpc...` and `te: trailers`; a response's content-type, when present, is gRPC's;
  * trailers and a trailers-only response carry a numeric `grpc-status`. A field required but absent
  * is accepted while an unknown field may be it; a field present with a wrong value is not.
  */

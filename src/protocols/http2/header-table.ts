@@ -28,7 +28,7 @@ export class HeaderTable {
   constructor(
     private decoder: HpackDecoder,
     private readonly counters: Counters,
-    private readonly limits: { maxHidden: number; maxReadings: number } = { maxHidden: 16, maxReadings: 32 },
+    private readonly limits: { maxHidden: number; maxReadings: number } = { maxHidden: 32, maxReadings: 64 },
   ) {}
 
   /** Whether it holds anything a lost block could make wrong (else a resync would change nothing). */
@@ -70,11 +70,12 @@ export class HeaderTable {
    */
   private afterGap(kind: BlockKind | null, hiddenBlocks: number): void {
     if (this.hiddenBytes === null) return;
-    const most = Math.min(this.limits.maxHidden, Math.floor(this.hiddenBytes / 2));
+    const most = Math.floor(this.hiddenBytes / 2);
     const least = kind === null || kind === 'response-or-trailers' ? 0 : hiddenBlocks * Math.min(1, this.fewestInsertions[kind] ?? 0);
     this.hiddenBytes = null;
     if (most === 0 && least === 0) return;
-    if (least > most) return this.resync();
+    // Readings must cover every count the gap allows: a count left out could be the true one.
+    if (least > most || most > this.limits.maxHidden) return this.resync();
     if (this.realigner === null) {
       this.realigner = new HpackRealigner(this.decoder, most, least);
       this.counters.add('http2.hpack-realigning');
