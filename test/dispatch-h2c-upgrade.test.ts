@@ -104,7 +104,7 @@ describe('h2c upgrade through the dispatcher', () => {
 
       const stream1 = byKey.get('http2:1')!;
       assert.deepEqual(stream1.request as Http2RequestInfo, {
-        method: 'GET', path: '/upgrade-me?x=1', authority: 'api.local:8000', scheme: 'http', streamId: 1, bodyBytes: 0,
+        method: 'GET', path: '/upgrade-me?x=1', authority: 'api.local:8000', scheme: 'http', streamId: 1, bodyBytes: 0, forwardedFor: null,
       });
       assert.deepEqual(stream1.response as Http2ResponseInfo, { status: 200, bodyBytes: 'upgraded body'.length, reset: null });
       // Stream 1 is the same request as the HTTP/1.1 exchange: same start, sequence number and wire size.

@@ -37,7 +37,7 @@ test('unary call: service, method, status, counts, timeout, metadata', () => {
   assert.equal(x!.protocol, 'grpc');
   assert.deepEqual(rq(x!), {
     service: 'shop.Inventory', method: 'Reserve', path: '/shop.Inventory/Reserve', authority: 'inventory:50051', streamId: 1,
-    messages: 1, messageBytes: 10, compressedMessages: 0, timeoutMs: 250, callKind: 'unary',
+    messages: 1, messageBytes: 10, compressedMessages: 0, timeoutMs: 250, callKind: 'unary', forwardedFor: null,
   });
   assert.deepEqual(rs(x!), {
     httpStatus: 200, grpcStatus: 0, grpcMessage: '', messages: 1, messageBytes: 2, compressedMessages: 0, trailersOnly: false, reset: null,

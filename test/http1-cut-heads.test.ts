@@ -207,7 +207,7 @@ describe('http1 heads cut at the edges of the capture', () => {
         notes: x!.notes,
       },
       {
-        request: { method: 'POST', path: '/orders?id=7', host: 'shop', version: '1.1', bodyBytes: 0, userAgent: null },
+        request: { method: 'POST', path: '/orders?id=7', host: 'shop', version: '1.1', bodyBytes: 0, userAgent: null, forwardedFor: null },
         response: { status: 503, reason: 'Service Unavailable', version: '1.0', bodyBytes: 0 },
         requestHeaders: [['host', 'shop']],
         responseHeaders: [['server', 'edge']],

@@ -53,7 +53,7 @@ describe('http1 exchanges from real message bytes', () => {
         requestEndUs: 1000,
         responseStartUs: 1500,
         endUs: 1500,
-        request: { method: 'GET', path: '/index.html?q=1', host: 'example.com', version: '1.1', bodyBytes: 0, userAgent: 'curl/8.5.0' },
+        request: { method: 'GET', path: '/index.html?q=1', host: 'example.com', version: '1.1', bodyBytes: 0, userAgent: 'curl/8.5.0', forwardedFor: null },
         response: { status: 200, reason: 'OK', version: '1.1', bodyBytes: 5 },
         requestHeaders: [['host', 'example.com'], ['user-agent', 'curl/8.5.0'], ['accept', '*/*']],
         responseHeaders: [['content-type', 'text/plain'], ['content-length', '5']],

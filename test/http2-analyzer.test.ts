@@ -33,7 +33,7 @@ test('prior knowledge: one GET with a body, timing, sequence numbers, sizes', ()
   const x = d.exchanges[0]!;
   const headersStep = c.steps[4]!;
   assert.equal(x.protocol, 'http2');
-  assert.deepEqual(req(x), { method: 'GET', path: '/items?id=7', authority: 'svc:8080', scheme: 'http', streamId: 1, bodyBytes: 0 });
+  assert.deepEqual(req(x), { method: 'GET', path: '/items?id=7', authority: 'svc:8080', scheme: 'http', streamId: 1, bodyBytes: 0, forwardedFor: null });
   assert.deepEqual(res(x), { status: 200, bodyBytes: 11, reset: null });
   assert.equal(x.streamId, 1);
   assert.equal(x.index, 0);
@@ -211,7 +211,7 @@ test('h2c upgrade: stream 1 answers the HTTP/1.1 request, later streams are plai
   for (const s of c.steps) handler.data(s.dir, s.bytes, s.ts, 0);
   handler.close(9_999_999);
   const [up, after] = d.exchanges;
-  assert.deepEqual(req(up!), { method: 'GET', path: '/up', authority: 'svc', scheme: 'http', streamId: 1, bodyBytes: 0 });
+  assert.deepEqual(req(up!), { method: 'GET', path: '/up', authority: 'svc', scheme: 'http', streamId: 1, bodyBytes: 0, forwardedFor: null });
   assert.deepEqual(res(up!), { status: 200, bodyBytes: 8, reset: null });
   assert.deepEqual([up!.startUs, up!.requestEndUs, up!.requestSeq, up!.bytes.request], [10, 20, 1000, 90]);
   assert.deepEqual(up!.requestHeaders, [['x-request-id', 'u1']]);

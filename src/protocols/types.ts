@@ -13,6 +13,8 @@ export interface HttpRequestInfo {
   version: string; // "1.0" | "1.1"
   bodyBytes: number;
   userAgent?: string | null;
+  /** The client a proxy claims it forwarded for (`Forwarded` for=, else `X-Forwarded-For`), protocols/forwarded.ts. */
+  forwardedFor?: string | null;
 }
 export interface HttpResponseInfo {
   status: number;
@@ -30,6 +32,8 @@ export interface Http2RequestInfo {
   scheme: string | null;
   streamId: number;
   bodyBytes: number;
+  /** As HttpRequestInfo's. */
+  forwardedFor?: string | null;
 }
 export interface Http2ResponseInfo {
   status: number | null;
@@ -52,6 +56,8 @@ export interface GrpcRequestInfo {
   compressedMessages: number;
   /** grpc-timeout converted to milliseconds, null when absent */
   timeoutMs: number | null;
+  /** As HttpRequestInfo's. */
+  forwardedFor?: string | null;
   callKind: 'unary' | 'client-streaming' | 'server-streaming' | 'bidi-streaming';
   /** First message decoded with --proto (size-capped), when configured. */
   message?: unknown;

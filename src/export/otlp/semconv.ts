@@ -178,12 +178,19 @@ function addServerAddress(authority: string | null, record: SpanRecord, out: Otl
 }
 
 function addNetworkAttributes(record: SpanRecord, out: OtlpKeyValue[]): void {
-  // Behind a load balancer that sent a PROXY header, the client is the one it named; the balancer
-  // itself is the network peer (set per span side).
+  // Behind a load balancer that sent a PROXY header, the client is the one it named; else, behind a
+  // proxy, the one its Forwarded / X-Forwarded-For names (as the HTTP conventions say). The socket's
+  // other side is the network peer (set per span side).
+  const forwarded = record.originalClient === null ? forwardedFor(record) : null;
   const client = record.originalClient ?? record.client;
-  out.push(stringAttr('client.address', client.ip));
-  out.push(intAttr('client.port', client.port));
+  out.push(stringAttr('client.address', forwarded ?? client.ip));
+  if (forwarded === null) out.push(intAttr('client.port', client.port));
   out.push(stringAttr('network.transport', 'tcp'));
+}
+
+function forwardedFor(record: SpanRecord): string | null {
+  const request = record.request as { forwardedFor?: string | null };
+  return request.forwardedFor ?? null;
 }
 
 export type { HttpLikeRequest, SqlText };

@@ -64,6 +64,9 @@ export interface HeadSummary {
   upgrade: string | null;
   /** Connection header lists `upgrade`. */
   connectionUpgrade: boolean;
+  /** First `Forwarded` and `X-Forwarded-For` values (latin1), null when absent. */
+  forwarded: string | null;
+  xForwardedFor: string | null;
 }
 
 export function summarizeHead(raw: readonly string[]): HeadSummary {
@@ -75,6 +78,8 @@ export function summarizeHead(raw: readonly string[]): HeadSummary {
     transferCoded: false,
     upgrade: null,
     connectionUpgrade: false,
+    forwarded: null,
+    xForwardedFor: null,
   };
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const value = raw[i + 1]!;
@@ -104,6 +109,12 @@ export function summarizeHead(raw: readonly string[]): HeadSummary {
         break;
       case 'connection':
         if (value.toLowerCase().includes('upgrade')) summary.connectionUpgrade = true;
+        break;
+      case 'forwarded':
+        summary.forwarded ??= value;
+        break;
+      case 'x-forwarded-for':
+        summary.xForwardedFor ??= value;
         break;
     }
   }

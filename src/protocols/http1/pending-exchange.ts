@@ -1,3 +1,4 @@
+import { forwardedClient } from '../forwarded.js';
 import type { Flow } from '../../tcp/types.js';
 import type { Exchange, HttpRequestInfo, HttpResponseInfo } from '../types.js';
 import type { MessageProgress } from './direction-reader.js';
@@ -43,6 +44,7 @@ export class PendingExchange {
       version: head.version,
       bodyBytes: 0,
       userAgent: summary.userAgent,
+      forwardedFor: forwardedClient(summary.forwarded, summary.xForwardedFor),
     };
     this.requestHeaders = new HeaderCollector(limits);
     this.requestHeaders.addAll(head.rawHeaders);

@@ -1,4 +1,5 @@
 /** What the connection handler knows about one HTTP/2 stream, and how it becomes an Exchange. */
+import { forwardedClient } from '../forwarded.js';
 import type { Flow } from '../../tcp/types.js';
 import type { Counters } from '../../util/counters.js';
 import { GrpcMessageFramer } from '../grpc/message-framer.js';
@@ -161,6 +162,7 @@ export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
 
   const path = redactTarget(field(req, ':path') ?? UNKNOWN);
   const authority = field(req, ':authority') ?? field(req, 'host');
+  const forwardedFor = forwardedClient(field(req, 'forwarded'), field(req, 'x-forwarded-for'));
   const sawResponse =
     s.responseFields !== null || s.responseTrailers !== null || s.lastResponseUs !== null || s.reset !== null;
   const notes = [...s.notes];
@@ -195,6 +197,7 @@ export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
       scheme: field(req, ':scheme'),
       streamId: s.id,
       bodyBytes: s.dataBytes[0],
+      forwardedFor,
     };
     const response: Http2ResponseInfo | null = sawResponse
       ? { status: statusNumber(field(s.responseFields, ':status')), bodyBytes: s.dataBytes[1], reset: s.reset }
@@ -248,6 +251,7 @@ export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
     compressedMessages: reqFramer?.compressedMessages ?? 0,
     timeoutMs,
     callKind: callKindFromCounts(requestMessages, responseMessages),
+    forwardedFor,
   };
   let response: GrpcResponseInfo | null = null;
   if (sawResponse) {
