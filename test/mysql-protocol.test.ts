@@ -408,3 +408,44 @@ test('a command left without an answer at the end gets "no response seen"', () =
   assert.equal(x.response, null);
   assert.deepEqual(x.notes, ['no response seen']);
 });
+
+test('a PREPARE whose answer the capture lost: its statement gets the id the server numbers next', () => {
+  const first = 'SELECT qty FROM stock WHERE sku = ?';
+  const second = 'UPDATE stock SET qty = qty - ? WHERE sku = ?';
+  const lostAnswer = b.prepareOk(2, 2, 0, { deprecateEof: true });
+  const c = loggedIn()
+    .client(b.command(b.COM.STMT_PREPARE, 'SELECT * FROM nope WHERE id = ?'))
+    .server(b.err(1, 1146, '42S02', "Table 'shop.nope' doesn't exist")) // id 1, used all the same
+    .client(b.command(b.COM.STMT_PREPARE, first))
+    .gap(1, lostAnswer.length) // its answer (id 2) is not in the capture
+    .client(b.execute(2, [7]))
+    .server(b.ok(1, { affectedRows: 0 }))
+    .client(b.command(b.COM.STMT_PREPARE, second))
+    .server(b.prepareOk(3, 2, 0, { deprecateEof: true }))
+    .client(b.execute(3, [1, 2]))
+    .server(b.ok(1, { affectedRows: 1 }));
+  const { exchanges, counters } = drive(c.steps);
+  assert.deepEqual(
+    exchanges.slice(2).map((x) => [req(x).command, req(x).statementId, req(x).sql, x.notes.filter((n) => n.includes('inferred'))]),
+    [
+      ['STMT_PREPARE', 2, first, ['statement id inferred: the answer was lost']],
+      ['STMT_EXECUTE', 2, first, ['statement id inferred: the answer to its PREPARE was lost']],
+      ['STMT_PREPARE', 3, second, []],
+      ['STMT_EXECUTE', 3, second, []],
+    ],
+  );
+  assert.equal(counters.get('mysql.statement-ids-inferred'), 1);
+});
+
+test('after an SQL-level PREPARE the numbering is not followed: a lost answer leaves the statement unknown', () => {
+  const c = loggedIn()
+    .client(b.query("PREPARE s1 FROM 'SELECT 1'"))
+    .server(b.ok(1))
+    .client(b.command(b.COM.STMT_PREPARE, 'SELECT qty FROM stock WHERE sku = ?'))
+    .gap(1, 40)
+    .client(b.execute(2, [7]))
+    .server(b.ok(1));
+  const { exchanges } = drive(c.steps);
+  const execute = exchanges.find((x) => req(x).command === 'STMT_EXECUTE')!;
+  assert.deepEqual([req(execute).sql, execute.notes], [null, ['statement prepared before capture']]);
+});

@@ -11,6 +11,7 @@ import {
   COM_INIT_DB,
   COM_PROCESS_KILL,
   COM_QUERY,
+  COM_RESET_CONNECTION,
   COM_SET_OPTION,
   COM_STMT_CLOSE,
   COM_STMT_EXECUTE,
@@ -49,6 +50,8 @@ const QUERY_ATTRIBUTE_ALLOWANCE = 4096;
 /** Statement id MariaDB uses in a pipelined EXECUTE for "the statement prepared just before". */
 const LAST_PREPARED_STATEMENT = 0xffffffff;
 
+/** An SQL-level PREPARE: it takes a statement id from the same count as COM_STMT_PREPARE. */
+const SQL_PREPARE = /^\s*PREPARE\s/i;
 const USE_STATEMENT = /^\s*(?:\/\*[\s\S]*?\*\/\s*)*use\s+(?:`([^`]+)`|([^\s;`]+))/i;
 
 type Phase = 'start' | 'await-greeting' | 'await-login' | 'commands' | 'encrypted';
@@ -88,6 +91,15 @@ export class MysqlConnection implements ProtocolHandler {
   private database: string | null = null;
   private readonly statements = new Map<number, string>();
   private lastPreparedSql: string | null = null;
+  /**
+   * The id the server gives the next prepared statement, when known: servers number a connection's
+   * statements 1, 2, 3... (a failed PREPARE uses one too), so a PREPARE whose answer the capture lost
+   * still tells which id its SQL has. Unknown before a login or an answered PREPARE, and after an
+   * SQL-level PREPARE (it takes ids from the same count).
+   */
+  private nextStatementId: number | null = null;
+  /** Statement ids known only that way. */
+  private readonly inferredStatements = new Set<number>();
   private readonly pending: PendingExchange[] = [];
   private nextIndex = 0;
   /** Set while handling a packet that turns compression on, so the framing loop stops after it. */
@@ -400,6 +412,7 @@ export class MysqlConnection implements ProtocolHandler {
       case COM_QUERY: {
         const use = x.request.sql === null ? null : USE_STATEMENT.exec(x.request.sql);
         if (use) x.switchesDatabase = use[1] ?? use[2] ?? null;
+        if (x.request.sql !== null && SQL_PREPARE.test(x.request.sql)) this.nextStatementId = null;
         return;
       }
       case COM_INIT_DB:
@@ -408,8 +421,12 @@ export class MysqlConnection implements ProtocolHandler {
       case COM_CHANGE_USER: {
         const secure = ((this.capabilities ?? CLIENT_SECURE_CONNECTION) & CLIENT_SECURE_CONNECTION) !== 0;
         x.switchesDatabase = parseChangeUser(packet.payload, secure)?.database ?? null;
+        this.nextStatementId = null; // a new session: whether numbering restarts is the server's affair
         return;
       }
+      case COM_RESET_CONNECTION:
+        this.nextStatementId = null;
+        return;
       case COM_STMT_PREPARE:
         this.lastPreparedSql = x.request.sql;
         return;
@@ -446,6 +463,7 @@ export class MysqlConnection implements ProtocolHandler {
     const reader = x.reader;
     const answered = reader.finished;
     if (answered && reader.ok) this.applySuccess(x);
+    if (x.code === COM_STMT_PREPARE && !(answered && reader.ok)) this.preparedWithoutId(x, answered);
     if (x.request.statementId !== null && x.request.sql === null && x.code !== COM_STMT_PREPARE) {
       const sql = this.statements.get(x.request.statementId);
       if (sql !== undefined) this.setStatementSql(x, sql);
@@ -453,6 +471,9 @@ export class MysqlConnection implements ProtocolHandler {
         x.notes.push('statement prepared before capture');
         this.count('statements-prepared-before-capture');
       }
+    }
+    if (x.code !== COM_STMT_PREPARE && x.request.statementId !== null && this.inferredStatements.has(x.request.statementId)) {
+      x.notes.push('statement id inferred: the answer to its PREPARE was lost');
     }
     if (reader.results > 1) x.notes.push(`${reader.results} result sets`);
     if (reader.malformed > 0) this.count('malformed-packets', reader.malformed);
@@ -487,13 +508,29 @@ export class MysqlConnection implements ProtocolHandler {
     if (x.switchesDatabase !== null) this.database = x.switchesDatabase;
     if (x.code === LOGIN_COMMAND) {
       if (this.capabilities !== null && this.capabilities & CLIENT_COMPRESS) this.compressionStarting = true;
+      this.nextStatementId = 1;
     } else if (x.code === COM_STMT_PREPARE) {
       const prepared = x.reader.prepared;
       if (prepared && x.request.sql !== null) {
         x.request.statementId = prepared.statementId;
         this.statements.set(prepared.statementId, x.request.sql);
+        this.inferredStatements.delete(prepared.statementId);
       }
+      this.nextStatementId = prepared ? prepared.statementId + 1 : null;
     }
+  }
+
+  /** A PREPARE that failed (it used an id all the same) or whose answer was lost (it got the next id). */
+  private preparedWithoutId(x: PendingExchange, answered: boolean): void {
+    const id = this.nextStatementId;
+    if (id === null) return;
+    this.nextStatementId = id + 1;
+    if (answered || x.request.sql === null) return;
+    x.request.statementId = id;
+    x.notes.push('statement id inferred: the answer was lost');
+    this.statements.set(id, x.request.sql);
+    this.inferredStatements.add(id);
+    this.count('statement-ids-inferred');
   }
 
   /** Emit every pending exchange; with `note` after a loss, else at the end of the connection. */
