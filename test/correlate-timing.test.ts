@@ -187,6 +187,39 @@ describe('parent links by timing', () => {
       counters: { 'correlate.timing-ambiguous': 3, 'correlate.timing-shared': 0 },
     },
     {
+      // Served out of arrival order (the second request's query runs first): the id in the path and
+      // in the SQL tell them apart, where arrival order would swap them.
+      title: 'concurrent requests whose target names the value a query carries: linked by that value',
+      scenario: {
+        into: [
+          { name: 'A', times: [0, 1, 90, 91], path: '/orders/11' },
+          { name: 'B', times: [2, 3, 60, 61], path: '/orders/12?view=full' },
+        ],
+        calls: [
+          { name: 'b', times: [10, 12], sql: 'SELECT id, qty FROM orders WHERE id = 12' },
+          { name: 'a', times: [13, 15], sql: 'SELECT id, qty FROM orders WHERE id = 11' },
+        ],
+      },
+      expected: { a: 'A', b: 'B' },
+      counters: { 'correlate.timing-by-value': 2 },
+    },
+    {
+      // One-character values (LIMIT 1, status = 1) tell nothing: arrival order decides.
+      title: 'values too short to tell requests apart are not used',
+      scenario: {
+        into: [
+          { name: 'A', times: [0, 1, 90, 91], path: '/orders/1' },
+          { name: 'B', times: [2, 3, 60, 61], path: '/orders/2' },
+        ],
+        calls: [
+          { name: 'x', times: [10, 12], sql: 'SELECT id FROM orders WHERE id = 2' },
+          { name: 'y', times: [13, 15], sql: 'SELECT id FROM orders WHERE id = 1' },
+        ],
+      },
+      expected: { x: 'A', y: 'B' },
+      counters: { 'correlate.timing-by-value': 0 },
+    },
+    {
       // The earliest request waits (for a new pooled connection); a later one goes first. Giving the
       // first call to the earliest request would leave the last call without a request of its own.
       title: 'a request served late: the matching keeps one call per request',
@@ -326,7 +359,7 @@ describe('parent links by timing', () => {
   }
 
   it('decides the same in packet time (short linger) as all at the end', () => {
-    const { scenario } = table[2]!;
+    const { scenario } = table.find((t) => t.title.startsWith('a request served late'))!;
     const atEnd = correlate(scenario);
     const streaming = correlate(scenario, 70);
     assert.deepEqual([...streaming.parents], [...atEnd.parents]);

@@ -3,6 +3,7 @@ import type { Exchange, MysqlRequestInfo } from '../protocols/types.js';
 import { IntervalIndex } from './linking-intervals.js';
 import { assignInArrivalOrder } from './linking-matching.js';
 import { CallPatterns, calleeOf, operationOf } from './linking-patterns.js';
+import { callValues, requestValues } from './linking-values.js';
 import type { LinkRule, TraceContext } from './types.js';
 
 /** An exchange held by the correlator: what parent linking reads and writes. */
@@ -75,6 +76,8 @@ export class ParentLinker {
   /** Last MySQL exchange per connection, for statement continuity. */
   private readonly lastOnConnection = new Map<number, LinkNode>();
   private readonly operations = new Map<LinkNode, string>();
+  /** Values named in the targets of possible parents (linking-values.ts), computed when first asked. */
+  private readonly targetValues = new Map<LinkNode, ReadonlySet<string>>();
   private round = 0;
 
   constructor(private readonly opts: ParentLinkerOptions) {
@@ -158,6 +161,7 @@ export class ParentLinker {
   release(node: LinkNode): void {
     this.timingCall.delete(node);
     this.operations.delete(node);
+    this.targetValues.delete(node);
     if (this.lastOnConnection.get(node.x.connectionId) === node) this.lastOnConnection.delete(node.x.connectionId);
   }
 
@@ -167,6 +171,7 @@ export class ParentLinker {
     this.timingCall.clear();
     this.lastOnConnection.clear();
     this.operations.clear();
+    this.targetValues.clear();
   }
 
   /** A call with no id on it (and not connection setup or teardown) can only be linked by timing. */
@@ -267,17 +272,37 @@ export class ParentLinker {
   }
 
   /**
-   * Narrows the possible parents by what has been learned: operations known to make this call, else
+   * Narrows the possible parents: to those whose request names a value the call carries, when some
+   * do (byValue); then by what has been learned: operations known to make this call, else
    * operations not known to call this callee at all (before those known to call it for other
    * things); then, among those, operations in flight at (nearly) every call of this kind so far.
    */
-  private preferred(call: TimingCall, all: LinkNode[]): LinkNode[] {
+  private preferred(call: TimingCall, candidates: LinkNode[]): LinkNode[] {
+    const all = this.byValue(call, candidates);
     const tiers = { makes: [] as LinkNode[], unknown: [] as LinkNode[], other: [] as LinkNode[] };
     for (const p of all) tiers[this.patterns.tier(this.op(p), call.op, call.callee)].push(p);
     const pool = tiers.makes.length > 0 ? tiers.makes : tiers.unknown.length > 0 ? tiers.unknown : tiers.other;
     const consistent = pool.filter((p) => this.patterns.presenceShare(this.op(p), call.op) >= CONSISTENT_PRESENCE);
     call.narrowed = pool.length < all.length || (consistent.length > 0 && consistent.length < pool.length);
     return consistent.length > 0 ? consistent : pool;
+  }
+
+  /**
+   * Among several possible parents, those whose request names a value the call carries (the id in
+   * `GET /orders/16` and in `WHERE id = 16`), when some do and others do not; else all of them.
+   */
+  private byValue(call: TimingCall, pool: LinkNode[]): LinkNode[] {
+    if (pool.length < 2) return pool;
+    const values = callValues(call.head.x);
+    if (values.length === 0) return pool;
+    const sharing = pool.filter((p) => {
+      let named = this.targetValues.get(p);
+      if (named === undefined) this.targetValues.set(p, (named = requestValues(p.x)));
+      return values.some((v) => named.has(v));
+    });
+    if (sharing.length === 0 || sharing.length === pool.length) return pool;
+    this.opts.counters.add('correlate.timing-by-value');
+    return sharing;
   }
 
   /** Finds the call's possible parents once per round, and observes them. */

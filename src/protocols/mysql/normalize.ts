@@ -2,9 +2,10 @@
  * SQL text with its literals replaced by `?`, for grouping statements that differ only in values:
  * quoted strings (with backslash escapes and doubled quotes), numbers, hex and bit literals become
  * `?`; comments are removed; whitespace is collapsed; `IN (?, ?, ...)` becomes `IN (?)`.
- * Identifiers (also `quoted`) and keywords are kept as written.
+ * Identifiers (also `quoted`) and keywords are kept as written. `literals`, when given, receives the
+ * text of each literal (strings without their quotes).
  */
-export function normalizeSql(sql: string): string {
+export function normalizeSql(sql: string, literals?: string[]): string {
   const out: string[] = [];
   const n = sql.length;
   let i = 0;
@@ -28,7 +29,9 @@ export function normalizeSql(sql: string): string {
       i = end < 0 ? n : end + 1;
       pendingSpace = true;
     } else if (c === 0x27 /* ' */ || c === 0x22 /* " */) {
-      i = skipQuoted(sql, i, c);
+      const end = skipQuoted(sql, i, c);
+      literals?.push(sql.slice(i + 1, end - 1));
+      i = end;
       emit('?');
     } else if (c === 0x60 /* ` */) {
       const end = sql.indexOf('`', i + 1);
@@ -39,7 +42,9 @@ export function normalizeSql(sql: string): string {
       i = skipQuoted(sql, i + 1, 0x27); // X'..' and b'..'
       emit('?');
     } else if (isDigit(c) || (c === 0x2e /* . */ && isDigit(sql.charCodeAt(i + 1)) && !isWordChar(sql.charCodeAt(i - 1)))) {
-      i = skipNumber(sql, i);
+      const end = skipNumber(sql, i);
+      literals?.push(sql.slice(i, end));
+      i = end;
       emit('?');
     } else if (isWordChar(c)) {
       let end = i + 1;
