@@ -12,6 +12,7 @@ import type { GrpcResponseInfo, HttpResponseInfo } from '../src/protocols/types.
 import { analyzeFiles, type FileAnalysis, type Truth, type TruthExchange } from './lib/analyze-file.js';
 import { writePcap, type FixturePacket } from './lib/capture-writer.js';
 import { readPcapSimple } from './lib/read-pcap-simple.js';
+import { runCli } from './lib/wirespan-cli.js';
 import { loadTruth, pairWithTruth, truthNames, type Pairing } from './lib/truth-match.js';
 
 const CAPTURE = '../shared/corpus/shop-concurrent.pcap';
@@ -106,6 +107,7 @@ describe('capture loss: gRPC trailers missing from a long-lived HTTP/2 connectio
   after(() => rmSync(dir, { recursive: true, force: true }));
   let truth: Truth;
   let spans: SpanRecord[];
+  let lossy: string;
   const lostStreams = new Set<number>();
 
   before(async () => {
@@ -126,9 +128,9 @@ describe('capture loss: gRPC trailers missing from a long-lived HTTP/2 connectio
       kept.push({ ts: p.ts, data: p.data });
     }
     assert.equal(lostStreams.size, 3);
-    const file = join(dir, 'lossy-h2.pcap');
-    writeFileSync(file, writePcap(kept, { linkType: packets[0]!.linkType }));
-    spans = (await analyzeFiles([file], { names: truthNames(truth) })).spans;
+    lossy = join(dir, 'lossy-h2.pcap');
+    writeFileSync(lossy, writePcap(kept, { linkType: packets[0]!.linkType }));
+    spans = (await analyzeFiles([lossy], { names: truthNames(truth) })).spans;
   });
 
   it('every call keeps its own status; only the three whose trailers were lost lack theirs', () => {
@@ -146,9 +148,12 @@ describe('capture loss: gRPC trailers missing from a long-lived HTTP/2 connectio
     assert.deepEqual(unknown.sort((a, b) => a - b), [...lostStreams].sort((a, b) => a - b));
   });
 
-  it('the calls read across a gap say so', () => {
+  it('the calls read across a gap say so, and so does the report', async () => {
     const noted = spans.filter((s) => s.notes.some((n) => n.includes('HPACK realigned: inferred')));
     assert.ok(noted.length > 0);
     assert.ok(noted.every((s) => s.protocol === 'grpc'));
+    const report = await runCli(['read', lossy, '--slowest', '0']);
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /^ {2}3 gaps in HTTP\/2 header tables read across by inference \(the exchanges say so in their notes\)$/m);
   });
 });

@@ -262,6 +262,10 @@ export class AnalysisSession {
     const out = usesStdout ? process.stderr : process.stdout;
     const unknown = this.counters.get('http2.hpack-unknown-fields');
     if (unknown > 0) warnings.push(`${unknown} HTTP/2 header fields unknown (HPACK state from before the capture, or lost in a gap)`);
+    const realigned = this.counters.get('http2.hpack-realigning');
+    if (realigned > 0) {
+      warnings.push(`${realigned} gaps in HTTP/2 header tables read across by inference (the exchanges say so in their notes)`);
+    }
     if (totals.truncatedPackets > 0) {
       warnings.push(
         `${totals.truncatedPackets} packets cut short by the capture's snapshot length: what they lost counts as TCP gaps (capture whole packets: tcpdump -s 0)`,
