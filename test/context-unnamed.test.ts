@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { TraceContextExtractor } from '../src/correlate/context.js';
-import { Correlator } from '../src/correlate/correlator.js';
-import { ServiceNamer } from '../src/correlate/naming.js';
-import type { SpanNode, SpanRecord } from '../src/correlate/types.js';
+import type { SpanRecord } from '../src/correlate/types.js';
 import type { Exchange, HeaderField } from '../src/protocols/types.js';
 import { Counters } from '../src/util/counters.js';
 import { analyzeFiles } from './lib/analyze-file.js';
+import { correlateAll, exchangeOf } from './lib/exchange-fixtures.js';
+import { T0 } from './lib/span-fixtures.js';
 import { writePcap } from './lib/capture-writer.js';
 import { readPcapSimple } from './lib/read-pcap-simple.js';
 import { loadTruth } from './lib/truth-match.js';
@@ -44,33 +44,11 @@ describe('trace context under unknown header names', () => {
 });
 
 describe('a request id under an unknown name links to the exchange that carries it', () => {
-  const T0 = 1_700_000_000_000_000;
-  const exchange = (over: Partial<Exchange>): Exchange => ({
-    protocol: 'http',
-    connectionId: 1,
-    client: { ip: '10.0.0.2', port: 40000 },
-    server: { ip: '10.0.0.3', port: 8080 },
-    index: 0,
-    requestSeq: 1,
-    streamId: null,
-    startUs: T0,
-    requestEndUs: T0 + 10,
-    responseStartUs: T0 + 900,
-    endUs: T0 + 1000,
-    request: { method: 'GET', path: '/orders', host: null, version: '1.1', bodyBytes: 0 },
-    response: { status: 200, reason: 'OK', version: '1.1', bodyBytes: 2 },
-    requestHeaders: [],
-    responseHeaders: [],
-    contextText: null,
-    bytes: { request: 50, response: 50 },
-    notes: [],
-    ...over,
-  });
   // Two requests into the service at once: timing alone could not tell which one made the call.
   const into = (n: number, id: string): Exchange =>
-    exchange({ connectionId: n, client: { ip: '10.0.0.2', port: 40000 + n }, requestSeq: n, requestHeaders: [['x-request-id', id]] });
+    exchangeOf({ connectionId: n, client: { ip: '10.0.0.2', port: 40000 + n }, requestSeq: n, requestHeaders: [['x-request-id', id]] });
   const call = (value: string): Exchange =>
-    exchange({
+    exchangeOf({
       protocol: 'grpc',
       connectionId: 9,
       client: { ip: '10.0.0.3', port: 50000 },
@@ -86,21 +64,8 @@ describe('a request id under an unknown name links to the exchange that carries 
       requestHeaders: [[UNKNOWN, value]],
     });
 
-  function correlate(exchanges: Exchange[]): { spans: SpanRecord[]; counters: Counters } {
-    const counters = new Counters();
-    const spans: SpanRecord[] = [];
-    const collect = (n: SpanNode): void => {
-      spans.push(n.span);
-      n.children.forEach(collect);
-    };
-    const correlator = new Correlator({ counters, extractor: new TraceContextExtractor({ counters }), namer: new ServiceNamer({}), onTrace: (t) => collect(t.root) });
-    for (const x of exchanges) correlator.add(x);
-    correlator.finish();
-    return { spans, counters };
-  }
-
   it('equal to one of the requests in flight: that one is the parent, and the value the request id', () => {
-    const { spans, counters } = correlate([call('req-bbbbbbbb'), into(1, 'req-aaaaaaaa'), into(2, 'req-bbbbbbbb')]);
+    const { spans, counters } = correlateAll([call('req-bbbbbbbb'), into(1, 'req-aaaaaaaa'), into(2, 'req-bbbbbbbb')]);
     const grpc = spans.find((s) => s.protocol === 'grpc')!;
     const parent = spans.find((s) => s.requestId === 'req-bbbbbbbb' && s.protocol === 'http')!;
     assert.deepEqual([grpc.parentSpanId, grpc.link, grpc.requestId], [parent.spanId, 'request-id', 'req-bbbbbbbb']);
@@ -108,7 +73,7 @@ describe('a request id under an unknown name links to the exchange that carries 
   });
 
   it('equal to none: the call is linked by timing as any call without an id, and keeps no request id', () => {
-    const { spans } = correlate([call('something-else'), into(1, 'req-aaaaaaaa'), into(2, 'req-bbbbbbbb')]);
+    const { spans } = correlateAll([call('something-else'), into(1, 'req-aaaaaaaa'), into(2, 'req-bbbbbbbb')]);
     const grpc = spans.find((s) => s.protocol === 'grpc')!;
     assert.deepEqual([grpc.link, grpc.requestId], ['timing', null]);
   });

@@ -4,30 +4,9 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { callValues, requestValues } from '../src/correlate/linking-values.js';
 import type { Exchange } from '../src/protocols/types.js';
-import { T0 } from './lib/span-fixtures.js';
+import { exchangeOf } from './lib/exchange-fixtures.js';
 
-function exchange(protocol: Exchange['protocol'], request: Exchange['request']): Exchange {
-  return {
-    protocol,
-    connectionId: 1,
-    client: { ip: '10.0.0.2', port: 40000 },
-    server: { ip: '10.0.0.3', port: 8080 },
-    index: 0,
-    requestSeq: null,
-    streamId: null,
-    startUs: T0,
-    requestEndUs: T0,
-    responseStartUs: null,
-    endUs: null,
-    request,
-    response: null,
-    requestHeaders: [],
-    responseHeaders: [],
-    contextText: null,
-    bytes: { request: 0, response: 0 },
-    notes: [],
-  };
-}
+const exchange = (protocol: Exchange['protocol'], request: Exchange['request']): Exchange => exchangeOf({ protocol, request });
 
 const query = (sql: string, command = 'QUERY') => exchange('mysql', { command, sql, normalizedSql: null, statementId: null, database: null });
 
