@@ -24,6 +24,8 @@ interface Into {
   method?: string;
   path?: string;
   requestId?: string;
+  /** Exchange.linkValues: what its request carries (a gRPC message's scalars). */
+  values?: string[];
 }
 /** A call the service makes to the database, times in ms [start, end]. */
 interface Call {
@@ -37,6 +39,8 @@ interface Call {
   index?: number;
   comment?: string;
   requestId?: string;
+  /** Exchange.linkValues: a prepared statement's parameters. */
+  values?: string[];
 }
 
 interface Scenario {
@@ -86,6 +90,7 @@ function intoExchange(p: Into, i: number): Exchange {
     endUs: end,
     requestHeaders: headers,
     response: { status: 200, reason: 'OK', version: '1.1', bodyBytes: 2 },
+    linkValues: p.values,
   };
 }
 
@@ -107,6 +112,7 @@ function callExchange(c: Call, i: number): Exchange {
     responseStartUs: end,
     endUs: end,
     contextText: comment ? `${sql} ${comment}` : sql,
+    linkValues: c.values,
     response: { ok: true, errorCode: null, sqlState: null, errorMessage: null, rows: 1, columns: 1, affectedRows: null, lastInsertId: null, warnings: null },
   };
 }
@@ -198,6 +204,22 @@ describe('parent links by timing', () => {
         calls: [
           { name: 'b', times: [10, 12], sql: 'SELECT id, qty FROM orders WHERE id = 12' },
           { name: 'a', times: [13, 15], sql: 'SELECT id, qty FROM orders WHERE id = 11' },
+        ],
+      },
+      expected: { a: 'A', b: 'B' },
+      counters: { 'correlate.timing-by-value': 2 },
+    },
+    {
+      // A prepared statement's parameter against what the requests carry (a gRPC message's scalars).
+      title: 'concurrent requests carrying the value an EXECUTE is bound with: linked by that value',
+      scenario: {
+        into: [
+          { name: 'A', times: [0, 1, 90, 91], path: '/reserve', values: ['sku-11', '3'] },
+          { name: 'B', times: [2, 3, 60, 61], path: '/reserve', values: ['sku-12', '1'] },
+        ],
+        calls: [
+          { name: 'b', times: [10, 12], command: 'STMT_EXECUTE', statementId: 1, sql: 'SELECT qty FROM stock WHERE sku = ?', values: ['sku-12'] },
+          { name: 'a', times: [13, 15], command: 'STMT_EXECUTE', statementId: 1, sql: 'SELECT qty FROM stock WHERE sku = ?', values: ['sku-11'] },
         ],
       },
       expected: { a: 'A', b: 'B' },

@@ -8,21 +8,27 @@ const MAX_VALUE_LENGTH = 128;
 
 /**
  * Values a call carries that could come from the request it was made for: the literals of a SQL
- * query (`WHERE id = 16` for `GET /orders/16`). Empty for other calls.
+ * query (`WHERE id = 16` for `GET /orders/16`), a prepared statement's parameters, the scalars of a
+ * gRPC request message (Exchange.linkValues).
  */
 export function callValues(x: Exchange): string[] {
-  if (x.protocol !== 'mysql') return [];
-  const sql = (x.request as MysqlRequestInfo).sql;
-  if (sql === null || (x.request as MysqlRequestInfo).command !== 'QUERY') return [];
-  const literals: string[] = [];
-  normalizeSql(sql, literals);
-  return literals.filter(usable);
+  const values = (x.linkValues ?? []).filter(usable);
+  if (x.protocol === 'mysql' && (x.request as MysqlRequestInfo).command === 'QUERY') {
+    const sql = (x.request as MysqlRequestInfo).sql;
+    const literals: string[] = [];
+    if (sql !== null) normalizeSql(sql, literals);
+    for (const literal of literals) if (usable(literal)) values.push(literal);
+  }
+  return values;
 }
 
-/** Values a request names in its target: path segments and query values (`/orders/16?sku=a-1`). */
+/**
+ * Values a request names: the path segments and query values of an HTTP target (`/orders/16?sku=a-1`),
+ * the scalars of a gRPC request message.
+ */
 export function requestValues(x: Exchange): ReadonlySet<string> {
+  const values = new Set<string>((x.linkValues ?? []).filter(usable));
   const path = (x.request as { path?: unknown }).path;
-  const values = new Set<string>();
   if (typeof path !== 'string' || (x.protocol !== 'http' && x.protocol !== 'http2')) return values;
   for (const piece of path.split(/[/?&=;,]/)) {
     const value = decoded(piece);

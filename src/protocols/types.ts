@@ -141,6 +141,12 @@ export interface Exchange {
   bytes: { request: number; response: number };
   /** Things the parser could not know or had to skip: "no response seen", "gap in response body", ... */
   notes: string[];
+  /**
+   * Values the request carries beyond its target and SQL text (a prepared statement's parameters, the
+   * scalars of a gRPC request message), for the correlator to match a call with the request it was
+   * made for (correlate/linking-values.ts). Never written out: they may be personal data.
+   */
+  linkValues?: readonly string[];
 }
 
 /** Content detection verdict on the first bytes of one direction. */

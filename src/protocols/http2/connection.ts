@@ -57,6 +57,8 @@ interface PendingBlock {
 }
 
 const DIRECTION_NAMES = ['client-to-server', 'server-to-client'] as const;
+/** A first request message this small is kept for the values it carries (Exchange.linkValues). */
+const REQUEST_MESSAGE_FOR_VALUES = 512;
 
 export class Http2Connection implements ProtocolHandler, FrameSink {
   private readonly flow: Flow;
@@ -419,7 +421,7 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
       s.requestStartUs = block.startTs;
       const base = this.flow.baseSeq[0];
       s.requestSeq = base === null ? null : (base + block.offset) >>> 0;
-      s.framers[0] = this.newFramer();
+      s.framers[0] = this.newFramer(REQUEST_MESSAGE_FOR_VALUES);
     } else {
       s.requestTrailers.push(...decoded.fields);
     }
@@ -443,9 +445,10 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
     s.responseTrailers = [...(s.responseTrailers ?? []), ...decoded.fields];
   }
 
-  private newFramer(): GrpcMessageFramer {
+  /** `atLeast`: bytes of a first message kept whatever --proto says (a request's, for its values). */
+  private newFramer(atLeast = 0): GrpcMessageFramer {
     return new GrpcMessageFramer({
-      captureFirstUpTo: this.opts.protoDecoder ? (this.opts.maxCapturedMessage ?? 65536) : 0,
+      captureFirstUpTo: Math.max(atLeast, this.opts.protoDecoder ? (this.opts.maxCapturedMessage ?? 65536) : 0),
     });
   }
 

@@ -1,5 +1,6 @@
 /** What the connection handler knows about one HTTP/2 stream, and how it becomes an Exchange. */
 import { forwardedClient } from '../forwarded.js';
+import { messageScalars } from '../grpc/message-values.js';
 import type { Flow } from '../../tcp/types.js';
 import type { Counters } from '../../util/counters.js';
 import { GrpcMessageFramer } from '../grpc/message-framer.js';
@@ -267,6 +268,7 @@ export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
       reset: s.reset,
     };
   }
+  const linkValues = reqFramer?.firstMessage ? messageScalars(reqFramer.firstMessage) : undefined;
   const decoder = ctx.protoDecoder;
   if (decoder && parts) {
     if (reqFramer?.firstMessage) {
@@ -278,5 +280,5 @@ export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
       if (m !== undefined) response.message = m;
     }
   }
-  return { protocol: 'grpc', ...base, request, response };
+  return { protocol: 'grpc', ...base, request, response, linkValues };
 }

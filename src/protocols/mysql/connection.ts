@@ -25,6 +25,7 @@ import {
 } from './constants.js';
 import { detectGreeting, looksLikeCommand, looksLikeCompressedCommand, looksLikeSql } from './detect.js';
 import { COMPRESSED_HEADER_LENGTH, CompressedDeframer, PacketFramer, type MysqlPacket } from './framing.js';
+import { placeholderCount, readExecuteParams } from './execute-params.js';
 import { normalizeSql } from './normalize.js';
 import { commandText, parseChangeUser, queryTextStart, statementIdOf } from './requests.js';
 import { LOGIN_COMMAND, ResponseReader } from './response.js';
@@ -72,6 +73,8 @@ interface PendingExchange {
   reader: ResponseReader;
   /** Schema that becomes current when the command succeeds (INIT_DB, USE, CHANGE_USER, LOGIN). */
   switchesDatabase: string | null;
+  /** An EXECUTE's parameter values (Exchange.linkValues). */
+  linkValues?: readonly string[];
 }
 
 interface DirectionState {
@@ -100,6 +103,8 @@ export class MysqlConnection implements ProtocolHandler {
   private nextStatementId: number | null = null;
   /** Statement ids known only that way. */
   private readonly inferredStatements = new Set<number>();
+  /** Per statement id: its parameter count (from the PREPARE answer) and the types last sent for them. */
+  private readonly statementParams = new Map<number, { count: number; types: number[] | null }>();
   private readonly pending: PendingExchange[] = [];
   private nextIndex = 0;
   /** Set while handling a packet that turns compression on, so the framing loop stops after it. */
@@ -431,6 +436,9 @@ export class MysqlConnection implements ProtocolHandler {
         this.lastPreparedSql = x.request.sql;
         return;
       case COM_STMT_EXECUTE:
+        this.resolveStatement(x, statementIdOf(packet.payload));
+        this.readParams(x, packet.payload);
+        return;
       case COM_STMT_CLOSE:
       case COM_STMT_RESET:
       case COM_STMT_FETCH:
@@ -445,7 +453,21 @@ export class MysqlConnection implements ProtocolHandler {
     const sql = id === LAST_PREPARED_STATEMENT ? this.lastPreparedSql : id === null ? null : (this.statements.get(id) ?? null);
     // A PREPARE still waiting for its answer gets its id then; EXECUTE pipelined behind it is resolved at emit.
     if (sql !== null) this.setStatementSql(x, sql);
-    if (x.code === COM_STMT_CLOSE && id !== null) this.statements.delete(id);
+    if (x.code === COM_STMT_CLOSE && id !== null) {
+      this.statements.delete(id);
+      this.statementParams.delete(id);
+    }
+  }
+
+  /** An EXECUTE's parameters, for the correlator (not with query attributes, which change the layout). */
+  private readParams(x: PendingExchange, payload: Uint8Array): void {
+    const id = x.request.statementId;
+    const params = id === null ? undefined : this.statementParams.get(id);
+    if (!params || this.capabilities === null || (this.capabilities & CLIENT_QUERY_ATTRIBUTES) !== 0) return;
+    const read = readExecuteParams(payload, params.count, params.types);
+    if (read === null) return;
+    params.types = read.types;
+    x.linkValues = read.values.filter((v): v is string => v !== null);
   }
 
   private setStatementSql(x: PendingExchange, sql: string): void {
@@ -500,6 +522,7 @@ export class MysqlConnection implements ProtocolHandler {
       contextText: x.contextText,
       bytes: { request: x.requestBytes, response: x.responseBytes },
       notes: x.notes,
+      linkValues: x.linkValues,
     };
     this.ctx.emit(exchange);
   }
@@ -514,6 +537,7 @@ export class MysqlConnection implements ProtocolHandler {
       if (prepared && x.request.sql !== null) {
         x.request.statementId = prepared.statementId;
         this.statements.set(prepared.statementId, x.request.sql);
+        this.statementParams.set(prepared.statementId, { count: prepared.params, types: null });
         this.inferredStatements.delete(prepared.statementId);
       }
       this.nextStatementId = prepared ? prepared.statementId + 1 : null;
@@ -529,6 +553,7 @@ export class MysqlConnection implements ProtocolHandler {
     x.request.statementId = id;
     x.notes.push('statement id inferred: the answer was lost');
     this.statements.set(id, x.request.sql);
+    this.statementParams.set(id, { count: placeholderCount(x.request.sql), types: null });
     this.inferredStatements.add(id);
     this.count('statement-ids-inferred');
   }
