@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import type { SpanNode, SpanRecord } from '../src/correlate/types.js';
 import { FailureSummary, selfTimeUs } from '../src/export/report.js';
 import { T0, httpRequest, httpResponse, makeRecord, mysqlRequest } from './lib/span-fixtures.js';
-import { expectsResponse, statusText } from '../src/correlate/outcome.js';
+import { expectsResponse, hasUnknownOutcome, statusText } from '../src/correlate/outcome.js';
 
 function node(n: number, start: number, end: number | null, children: SpanNode[] = [], over: Partial<SpanRecord> = {}): SpanNode {
   return { span: makeRecord({ n, startUs: T0 + start, endUs: end === null ? null : T0 + end, ...over }), children };
@@ -54,5 +54,20 @@ describe('status text', () => {
       assert.equal(expectsResponse({ protocol: 'mysql', request: mysqlRequest(null, null, command) }), false, command);
     }
     assert.equal(expectsResponse({ protocol: 'http', request: httpRequest() }), true);
+  });
+});
+
+describe('unknown outcomes', () => {
+  it('an HTTP/2 or gRPC answer whose status was not read, and not reset, has an unknown outcome', () => {
+    const grpc = (grpcStatus: number | null, reset: string | null = null) => ({
+      protocol: 'grpc',
+      response: { httpStatus: 200, grpcStatus, grpcMessage: null, messages: 1, messageBytes: 1, compressedMessages: 0, trailersOnly: false, reset },
+    });
+    assert.equal(hasUnknownOutcome(grpc(null)), true);
+    assert.equal(hasUnknownOutcome(grpc(0)), false);
+    assert.equal(hasUnknownOutcome(grpc(null, 'CANCEL')), false, 'a reset is an outcome');
+    assert.equal(hasUnknownOutcome({ protocol: 'http2', response: { status: null, bodyBytes: 0, reset: null } }), true);
+    assert.equal(hasUnknownOutcome({ protocol: 'http', response: httpResponse(200) }), false);
+    assert.equal(hasUnknownOutcome({ protocol: 'grpc', response: null }), false, 'no answer is counted apart');
   });
 });

@@ -32,6 +32,18 @@ export function isErrorExchange(x: Exchange): boolean {
   }
 }
 
+/**
+ * An answer was seen but its outcome cannot be told: an HTTP/2 or gRPC status in header fields the
+ * capture could not read (HPACK state from before the capture or lost in a gap), and no reset.
+ */
+export function hasUnknownOutcome(x: { protocol: string; response: Exchange['response'] }): boolean {
+  const r = x.response;
+  if (!r) return false;
+  if (x.protocol === 'grpc') return (r as GrpcResponseInfo).grpcStatus === null && !(r as GrpcResponseInfo).reset;
+  if (x.protocol === 'http2') return (r as Http2ResponseInfo).status === null && !(r as Http2ResponseInfo).reset;
+  return false;
+}
+
 /** A short status text for reports: "200", "grpc 5", "ERR 1062", "no response", "no reply by protocol". */
 export function statusText(x: { protocol: string; request: Exchange['request']; response: Exchange['response'] }): string {
   const r = x.response;

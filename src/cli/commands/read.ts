@@ -2,7 +2,7 @@ import { VERSION } from '../../version.js';
 import { Option, type Command } from 'commander';
 import { openCaptureSource } from '../../capture/file-source.js';
 import { loadNamesFile } from '../../correlate/naming.js';
-import { expectsResponse } from '../../correlate/outcome.js';
+import { expectsResponse, hasUnknownOutcome } from '../../correlate/outcome.js';
 import { NdjsonExchangeWriter } from '../../export/ndjson.js';
 import { FailureSummary, renderReport, SlowestTraces } from '../../export/report.js';
 import { renderServiceMap, SERVICE_MAP_FORMATS, type ServiceMapFormat } from '../../export/service-map/formats.js';
@@ -117,6 +117,8 @@ export function registerRead(program: Command): void {
 export class AnalysisSession {
   private readonly slowest: SlowestTraces;
   private readonly failures = new FailureSummary();
+  /** Answers whose status could not be read (hasUnknownOutcome). */
+  private unknownOutcomes = 0;
   private exchangesOut: Output | null = null;
   private tracesOut: Output | null = null;
   private tracesWriter: TracesJsonWriter | null = null;
@@ -222,6 +224,7 @@ export class AnalysisSession {
         c.exchanges++;
         if (span.error) c.errors++;
         if (span.response === null && expectsResponse(span)) c.incomplete++;
+        if (hasUnknownOutcome(span)) this.unknownOutcomes++;
         this.exchangeWriter?.write(span);
         for (const e of this.exporters) e.exporter.add(span);
       },
@@ -262,6 +265,9 @@ export class AnalysisSession {
     const out = usesStdout ? process.stderr : process.stdout;
     const unknown = this.counters.get('http2.hpack-unknown-fields');
     if (unknown > 0) warnings.push(`${unknown} HTTP/2 header fields unknown (HPACK state from before the capture, or lost in a gap)`);
+    if (this.unknownOutcomes > 0) {
+      warnings.push(`${this.unknownOutcomes} HTTP/2 or gRPC answers whose status could not be read (HPACK state from before the capture or lost in a gap): not counted as errors`);
+    }
     const realigned = this.counters.get('http2.hpack-realigning');
     if (realigned > 0) {
       warnings.push(`${realigned} gaps in HTTP/2 header tables read across by inference (the exchanges say so in their notes)`);
