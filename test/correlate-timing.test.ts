@@ -26,6 +26,8 @@ interface Into {
   requestId?: string;
   /** Exchange.linkValues: what its request carries (a gRPC message's scalars). */
   values?: string[];
+  /** A JSON request body (Exchange.requestBodyHead). */
+  body?: string;
 }
 /** A call the service makes to the database, times in ms [start, end]. */
 interface Call {
@@ -91,6 +93,7 @@ function intoExchange(p: Into, i: number): Exchange {
     requestHeaders: headers,
     response: { status: 200, reason: 'OK', version: '1.1', bodyBytes: 2 },
     linkValues: p.values,
+    ...(p.body ? { requestBodyHead: { bytes: Buffer.from(p.body), contentType: 'application/json' } } : {}),
   };
 }
 
@@ -220,6 +223,22 @@ describe('parent links by timing', () => {
         calls: [
           { name: 'b', times: [10, 12], command: 'STMT_EXECUTE', statementId: 1, sql: 'SELECT qty FROM stock WHERE sku = ?', values: ['sku-12'] },
           { name: 'a', times: [13, 15], command: 'STMT_EXECUTE', statementId: 1, sql: 'SELECT qty FROM stock WHERE sku = ?', values: ['sku-11'] },
+        ],
+      },
+      expected: { a: 'A', b: 'B' },
+      counters: { 'correlate.timing-by-value': 2 },
+    },
+    {
+      // The values of a POST are in its body: a query for one of them goes to that POST.
+      title: 'concurrent POSTs whose JSON body carries the value a query carries: linked by that value',
+      scenario: {
+        into: [
+          { name: 'A', times: [0, 1, 90, 91], method: 'POST', path: '/orders', body: '{"sku":"sku-11","qty":3}' },
+          { name: 'B', times: [2, 3, 60, 61], method: 'POST', path: '/orders', body: '{"sku":"sku-12","qty":1}' },
+        ],
+        calls: [
+          { name: 'b', times: [10, 12], sql: "SELECT qty FROM stock WHERE sku = 'sku-12'" },
+          { name: 'a', times: [13, 15], sql: "SELECT qty FROM stock WHERE sku = 'sku-11'" },
         ],
       },
       expected: { a: 'A', b: 'B' },

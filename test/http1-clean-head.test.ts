@@ -19,7 +19,7 @@ function run(kind: 'request' | 'response', bytes: Buffer, after: AfterHead, spli
       events.push(['head', h.method, h.target, h.status, h.reason, h.version, [...h.rawHeaders], endIndex]);
       return after;
     },
-    body: (length) => events.push(['body', length]),
+    body: (_chunk, _offset, length) => events.push(['body', length]),
     trailers: (raw) => events.push(['trailers', [...raw]]),
     complete: (endIndex) => events.push(['complete', endIndex]),
   };

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { placeholderCount, readExecuteParams } from '../src/protocols/mysql/execute-params.js';
 import { messageScalars } from '../src/protocols/grpc/message-values.js';
+import { bodyValues } from '../src/protocols/http1/body-values.js';
 import type { SpanRecord } from '../src/correlate/types.js';
 import type { Exchange } from '../src/protocols/types.js';
 import { analyzeFiles } from './lib/analyze-file.js';
@@ -75,5 +76,33 @@ describe('on the shop capture', () => {
       return parent?.protocol === 'grpc' && !values.get(key(parent))!.includes(values.get(key(s))![0]!);
     });
     assert.deepEqual(mismatched.map(key), []);
+  });
+});
+
+describe('HTTP/1 request body values', () => {
+  it('JSON: string and number values, not keys; a number cut by the end of the head is left out', () => {
+    const head = Buffer.from('{"sku":"sku-3","qty":12,"note":"a \\"quoted\\" word","tags":["x1","y2"],"price":19.5');
+    assert.deepEqual(bodyValues(head, 'application/json; charset=utf-8'), ['sku-3', '12', 'a "quoted" word', 'x1', 'y2']);
+  });
+
+  it('forms: the values, the last one only when the head ends after it', () => {
+    assert.deepEqual(bodyValues(Buffer.from('sku=sku-3&qty=12&note=a+b%21&cut=abc'), 'application/x-www-form-urlencoded'), ['sku-3', '12', 'a b!']);
+  });
+
+  it('other content types, and no body, give nothing', () => {
+    assert.deepEqual(bodyValues(Buffer.from('sku-3'), 'text/plain'), []);
+    assert.deepEqual(bodyValues(null, 'application/json'), []);
+  });
+
+  it('the shop capture: POST /orders keeps its body head for the correlator, and no record carries it', async () => {
+    const heads: string[] = [];
+    const { spans } = await analyzeFiles(['../shared/corpus/shop-basic.pcap'], {
+      onExchange: (x) => {
+        if (x.requestBodyHead) heads.push(Buffer.from(x.requestBodyHead.bytes).toString('utf8'));
+      },
+    });
+    assert.ok(heads.length > 0 && heads.every((h) => h.startsWith('{')), heads[0]);
+    const record = JSON.stringify(spans);
+    assert.ok(!heads.some((h) => record.includes(h)), 'a request body is never written out');
   });
 });

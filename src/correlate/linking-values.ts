@@ -1,3 +1,4 @@
+import { bodyValues } from '../protocols/http1/body-values.js';
 import { normalizeSql } from '../protocols/mysql/normalize.js';
 import type { Exchange, MysqlRequestInfo } from '../protocols/types.js';
 
@@ -24,10 +25,11 @@ export function callValues(x: Exchange): string[] {
 
 /**
  * Values a request names: the path segments and query values of an HTTP target (`/orders/16?sku=a-1`),
- * the scalars of a gRPC request message.
+ * the JSON or form values of an HTTP/1 request body's first bytes, the scalars of a gRPC request message.
  */
 export function requestValues(x: Exchange): ReadonlySet<string> {
   const values = new Set<string>((x.linkValues ?? []).filter(usable));
+  if (x.requestBodyHead) for (const v of bodyValues(x.requestBodyHead.bytes, x.requestBodyHead.contentType)) if (usable(v)) values.add(v);
   const path = (x.request as { path?: unknown }).path;
   if (typeof path !== 'string' || (x.protocol !== 'http' && x.protocol !== 'http2')) return values;
   for (const piece of path.split(/[/?&=;,]/)) {

@@ -147,6 +147,14 @@ export interface Exchange {
    * made for (correlate/linking-values.ts). Never written out: they may be personal data.
    */
   linkValues?: readonly string[];
+  /** An HTTP/1 request body's first bytes, read for linkValues only when the correlator asks. Never written out. */
+  requestBodyHead?: RequestBodyHead;
+}
+
+/** The first bytes of a request body (up to 512, copied) and its content type. */
+export interface RequestBodyHead {
+  bytes: Uint8Array;
+  contentType: string | null;
 }
 
 /** Content detection verdict on the first bytes of one direction. */

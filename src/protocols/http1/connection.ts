@@ -265,6 +265,10 @@ export class Http1Connection implements ProtocolHandler, ReaderSink {
     x.requestEndUs = message.lastTs;
     x.requestBytes = message.wireBytes;
     x.request.bodyBytes = message.bodyBytes;
+    if (message.bodyHead !== null) {
+      const contentType = x.requestHeaders.fields.find(([name]) => name === 'content-type')?.[1] ?? null;
+      x.bodyHead = { bytes: message.bodyHead, contentType };
+    }
     if (message.bodyGap || cause === 'gap') x.note('gap in request body');
     if (cause) x.note('request incomplete');
     x.requestDone = true;

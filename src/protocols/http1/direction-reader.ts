@@ -17,6 +17,8 @@ export interface MessageProgress {
   bodyBytes: number;
   /** Set when bytes of the body were never captured. */
   bodyGap: boolean;
+  /** A request's first body bytes (up to BODY_HEAD_BYTES, copied), for the values it carries; else null. */
+  bodyHead: Uint8Array | null;
   /** Internal: this direction's stream position of the first byte. */
   startPosition: number;
 }
@@ -55,6 +57,8 @@ export interface ReaderSink {
 type Mode = 'resync' | 'parse' | 'sized-body' | 'diverted' | 'ended';
 
 const LF = 0x0a;
+/** Request body bytes kept for the values they carry (correlate/linking-values.ts). */
+const BODY_HEAD_BYTES = 512;
 
 /**
  * Reads the HTTP/1.x messages of one direction: a MessageParser while the stream is in step, and a
@@ -96,8 +100,10 @@ export class DirectionReader {
     this.speculative = !startIsCertain;
     this.parserEvents = {
       head: (head) => this.onHead(head),
-      body: (length) => {
-        if (this.current) this.current.bodyBytes += length;
+      body: (chunk, offset, length) => {
+        if (!this.current) return;
+        this.current.bodyBytes += length;
+        this.keepBodyHead(chunk, offset, offset + length);
       },
       trailers: (raw) => this.sink.trailers(this.dir, raw),
       complete: (endIndex) => this.onParserComplete(endIndex),
@@ -133,7 +139,7 @@ export class DirectionReader {
           at = this.parse((buf ??= asBuffer(bytes)), at);
           break;
         case 'sized-body':
-          at = this.countBody(length, at);
+          at = this.countBody(bytes, at);
           break;
         case 'diverted':
           this.sink.divertedData(this.dir, (buf ??= asBuffer(bytes)).subarray(at), ts, offset + at);
@@ -273,9 +279,10 @@ export class DirectionReader {
     return next;
   }
 
-  private countBody(length: number, at: number): number {
+  private countBody(bytes: Uint8Array, at: number): number {
     const msg = this.current!;
-    const take = Math.min(this.bodyRemaining, length - at);
+    const take = Math.min(this.bodyRemaining, bytes.length - at);
+    this.keepBodyHead(bytes, at, at + take);
     msg.bodyBytes += take;
     msg.lastTs = this.chunkTs;
     this.bodyRemaining -= take;
@@ -292,6 +299,7 @@ export class DirectionReader {
       wireBytes: 0,
       bodyBytes: 0,
       bodyGap: false,
+      bodyHead: null,
       startPosition: this.chunkBase + at,
     };
   }
@@ -386,6 +394,19 @@ export class DirectionReader {
     this.bodyRemaining = 0;
     this.lineStart = lineStart;
     this.speculative = true;
+  }
+
+  /** A request body's first bytes, while fewer than BODY_HEAD_BYTES are kept and none were lost. */
+  private keepBodyHead(bytes: Uint8Array, from: number, to: number): void {
+    const msg = this.current;
+    if (this.kind !== 'request' || !msg || msg.bodyGap || to <= from) return;
+    const have = msg.bodyHead?.length ?? 0;
+    if (have >= BODY_HEAD_BYTES) return;
+    const piece = bytes.subarray(from, Math.min(to, from + BODY_HEAD_BYTES - have));
+    const head = new Uint8Array(have + piece.length);
+    if (msg.bodyHead) head.set(msg.bodyHead);
+    head.set(piece, have);
+    msg.bodyHead = head;
   }
 
   private skipped(bytes: number): void {

@@ -86,7 +86,8 @@ export type AfterHead = 'chunked' | 'until-close' | 'stop';
 
 export interface MessageParserEvents {
   head(head: ParsedHead, endIndex: number): AfterHead;
-  body(length: number): void;
+  /** `chunk[offset, offset + length)` of the body (valid during the call only). */
+  body(chunk: Uint8Array, offset: number, length: number): void;
   trailers(raw: string[]): void;
   /** The message ended at `endIndex` of the chunk being executed (for `finish`: -1). */
   complete(endIndex: number): void;
@@ -118,7 +119,7 @@ export class MessageParser {
       if (answer === 'until-close') parser.body_bytes = null;
       return 0;
     };
-    parser[HTTPParser.kOnBody] = (_chunk, _offset, length) => events.body(length);
+    parser[HTTPParser.kOnBody] = (chunk, offset, length) => events.body(chunk, offset, length);
     parser[HTTPParser.kOnHeaders] = (trailers) => events.trailers(trailers);
     parser[HTTPParser.kOnMessageComplete] = () => events.complete(parser.chunk ? parser.offset : -1);
     this.parser = parser;

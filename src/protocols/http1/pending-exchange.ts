@@ -1,6 +1,6 @@
 import { forwardedClient } from '../forwarded.js';
 import type { Flow } from '../../tcp/types.js';
-import type { Exchange, HttpRequestInfo, HttpResponseInfo } from '../types.js';
+import type { Exchange, HttpRequestInfo, HttpResponseInfo, RequestBodyHead } from '../types.js';
 import type { MessageProgress } from './direction-reader.js';
 import { HeaderCollector, utf8FromLatin1, type HeadSummary, type HeaderLimits } from './headers.js';
 import type { ParsedHead } from './message-parser.js';
@@ -16,6 +16,8 @@ export class PendingExchange {
   readonly requestSeq: number | null;
   requestEndUs: number;
   requestBytes = 0;
+  /** The request body's first bytes (Exchange.requestBodyHead); never written out. */
+  bodyHead: RequestBodyHead | undefined = undefined;
   /** The request message is over (complete or given up on). */
   requestDone = false;
   /** 1xx statuses before the final response. */
@@ -96,6 +98,7 @@ export class PendingExchange {
       contextText: null,
       bytes: { request: this.requestBytes, response: this.responseBytes },
       notes: this.notes,
+      ...(this.bodyHead ? { requestBodyHead: this.bodyHead } : {}),
     };
   }
 }
