@@ -449,3 +449,18 @@ test('after an SQL-level PREPARE the numbering is not followed: a lost answer le
   const execute = exchanges.find((x) => req(x).command === 'STMT_EXECUTE')!;
   assert.deepEqual([req(execute).sql, execute.notes], [null, ['statement prepared before capture']]);
 });
+
+test('a PREPARE answer cut after its first packet still gives the statement its id', () => {
+  const sql = 'SELECT qty FROM stock WHERE sku = ?';
+  const answer = b.prepareOk(4, 1, 1, { deprecateEof: true });
+  const first = 4 + answer.readUIntLE(0, 3); // the PREPARE_OK packet itself
+  const c = loggedIn()
+    .client(b.command(b.COM.STMT_PREPARE, sql))
+    .server(answer.subarray(0, first))
+    .gap(1, answer.length - first) // the parameter and column definitions are not in the capture
+    .client(b.execute(4, [7]))
+    .server(b.ok(1));
+  const { exchanges } = drive(c.steps);
+  const execute = exchanges.find((x) => req(x).command === 'STMT_EXECUTE')!;
+  assert.deepEqual([req(execute).statementId, req(execute).sql, execute.notes], [4, sql, []]);
+});

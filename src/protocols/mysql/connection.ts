@@ -546,6 +546,15 @@ export class MysqlConnection implements ProtocolHandler {
 
   /** A PREPARE that failed (it used an id all the same) or whose answer was lost (it got the next id). */
   private preparedWithoutId(x: PendingExchange, answered: boolean): void {
+    const prepared = x.reader.prepared;
+    if (prepared && x.request.sql !== null) {
+      // The answer's first packet was read (its column definitions were not): the id is known.
+      x.request.statementId = prepared.statementId;
+      this.statements.set(prepared.statementId, x.request.sql);
+      this.statementParams.set(prepared.statementId, { count: prepared.params, types: null });
+      this.nextStatementId = prepared.statementId + 1;
+      return;
+    }
     const id = this.nextStatementId;
     if (id === null) return;
     this.nextStatementId = id + 1;
