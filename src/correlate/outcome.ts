@@ -1,7 +1,8 @@
+import { NO_RESPONSE_COMMANDS, commandName } from '../protocols/mysql/constants.js';
 import type { Exchange, GrpcResponseInfo, Http2ResponseInfo, HttpResponseInfo, MysqlRequestInfo, MysqlResponseInfo } from '../protocols/types.js';
 
-/** MySQL commands the server never answers (COM_QUIT, COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA). */
-const UNANSWERED_MYSQL_COMMANDS: ReadonlySet<string> = new Set(['QUIT', 'STMT_CLOSE', 'STMT_SEND_LONG_DATA']);
+/** The names (MysqlRequestInfo.command) of the MySQL commands the server never answers. */
+const UNANSWERED_MYSQL_COMMANDS: ReadonlySet<string> = new Set([...NO_RESPONSE_COMMANDS].map(commandName));
 
 /** Whether the protocol answers this request at all: false for the MySQL commands that get no reply. */
 export function expectsResponse(x: { protocol: string; request: Exchange['request'] }): boolean {
