@@ -90,12 +90,7 @@ export class TraceContextExtractor {
       if (!name.startsWith('<unknown:') || value.startsWith('<unknown:')) continue;
       const traceparent = context.traceId === null && value.startsWith('00-') ? parseTraceparent(value) : null;
       if (traceparent !== null) {
-        context.source = 'traceparent (name unknown)';
-        context.traceId = traceparent.traceId;
-        context.parentSpanId = traceparent.parentSpanId;
-        context.rawTraceId = traceparent.rawTraceId;
-        context.rawParentSpanId = traceparent.rawParentSpanId;
-        context.sampled = traceparent.sampled;
+        adopt(context, 'traceparent (name unknown)', traceparent);
         this.counters.add('context.unnamed-traceparent');
       } else if (context.requestId === null && value.length >= MIN_UNNAMED_ID && value.length <= MAX_UNNAMED_ID && !/\s/.test(value)) {
         context.unnamedValues.push(value);
@@ -117,12 +112,7 @@ export class TraceContextExtractor {
     const found = this.resolveTraceId(fields, labelPrefix, context);
     if (found !== null) {
       const { source, parsed } = found;
-      context.source = source;
-      context.traceId = parsed.traceId;
-      context.parentSpanId = parsed.parentSpanId;
-      context.rawTraceId = parsed.rawTraceId;
-      context.rawParentSpanId = parsed.rawParentSpanId;
-      context.sampled = parsed.sampled ?? context.sampled;
+      adopt(context, source, parsed);
       if (source === labelPrefix + 'traceparent') this.resolveTracestate(fields, labelPrefix, context);
     }
     this.resolveRequestId(fields, labelPrefix, context);
@@ -216,6 +206,16 @@ export class TraceContextExtractor {
     if (!context.invalid.includes(label)) context.invalid.push(label);
     this.counters.add(`context.invalid.${label}`);
   }
+}
+
+/** The ids a header gave become the exchange's trace context. */
+function adopt(context: ExtractedTraceContext, source: string, parsed: ParsedTraceContext): void {
+  context.source = source;
+  context.traceId = parsed.traceId;
+  context.parentSpanId = parsed.parentSpanId;
+  context.rawTraceId = parsed.rawTraceId;
+  context.rawParentSpanId = parsed.rawParentSpanId;
+  context.sampled = parsed.sampled ?? context.sampled;
 }
 
 function emptyContext(): ExtractedTraceContext {
