@@ -109,14 +109,14 @@ export class ParentLinker {
     for (const node of due) {
       if (node.decided) continue;
       const call = this.timingCall.get(node);
-      if (call && call.head === node && call.members.length === 0 && this.byUnnamedId(node)) continue;
-      if (call) {
+      // A call waiting for timing may still carry a request id under a header name not read (byId).
+      const found = !call || (call.head === node && call.members.length === 0) ? this.byId(node) : null;
+      if (call && !found) {
         if (!call.head.decided) timing.push(call);
         else this.inherit(call, node);
         continue;
       }
       node.decided = true;
-      const found = this.byId(node);
       if (found) this.attach(node, found.parent, found.rule);
     }
     const dueNodes = new Set(due);
@@ -179,8 +179,15 @@ export class ParentLinker {
     return node.idTraceId === null && node.ctx.requestId === null && !isConnectionLifecycle(node.x);
   }
 
+  /**
+   * The parent by trace id, else by request id. A request id may also sit under a header name the
+   * capture could not read (HPACK): when one of the call's unnamed values is the request id of an
+   * exchange into the caller that contains it, that is the call's request id too (an id of eight
+   * characters or more does not recur by chance).
+   */
   private byId(node: LinkNode): { parent: LinkNode; rule: LinkRule } | null {
-    if (isConnectionLifecycle(node.x)) return null;
+    const unnamed = node.idTraceId === null && node.ctx.requestId === null ? node.ctx.unnamedValues : [];
+    if (isConnectionLifecycle(node.x) || (!node.wireTraceId && !node.ctx.requestId && unnamed.length === 0)) return null;
     const candidates = this.candidates(node, [node], node.x.startUs, node.end, true);
     if (node.wireTraceId) {
       const byTrace = candidates.filter((p) => p.idTraceId === node.wireTraceId);
@@ -190,28 +197,13 @@ export class ParentLinker {
       const byId = candidates.filter((p) => p.ctx.requestId === node.ctx.requestId);
       if (byId.length > 0) return { parent: this.latest(byId, 'request-id'), rule: 'request-id' };
     }
-    return null;
-  }
-
-  /**
-   * A call whose request id sits under a header name the capture could not read (HPACK): when one of
-   * its unnamed values is the request id of an exchange into the caller that contains it, that is its
-   * request id and that exchange its parent (an id of eight characters or more does not recur by
-   * chance). True when linked so.
-   */
-  private byUnnamedId(node: LinkNode): boolean {
-    const values = node.ctx.unnamedValues;
-    if (values.length === 0) return false;
-    const candidates = this.candidates(node, [node], node.x.startUs, node.end, true);
-    const byId = candidates.filter((p) => p.ctx.requestId !== null && values.includes(p.ctx.requestId));
-    if (byId.length === 0) return false;
-    const parent = this.latest(byId, 'request-id');
+    const byUnnamed = candidates.filter((p) => p.ctx.requestId !== null && unnamed.includes(p.ctx.requestId));
+    if (byUnnamed.length === 0) return null;
+    const parent = this.latest(byUnnamed, 'request-id');
     node.ctx.requestId = parent.ctx.requestId;
     node.ctx.requestIdSource = 'header name unknown';
-    node.decided = true;
     this.opts.counters.add('correlate.unnamed-request-ids');
-    this.attach(node, parent, 'request-id');
-    return true;
+    return { parent, rule: 'request-id' };
   }
 
   /** Same ids on several exchanges in flight (retries, fan-out): the most recently started one. */
