@@ -69,6 +69,7 @@ describe('a request id under an unknown name links to the exchange that carries 
     const grpc = spans.find((s) => s.protocol === 'grpc')!;
     const parent = spans.find((s) => s.requestId === 'req-bbbbbbbb' && s.protocol === 'http')!;
     assert.deepEqual([grpc.parentSpanId, grpc.link, grpc.requestId], [parent.spanId, 'request-id', 'req-bbbbbbbb']);
+    assert.deepEqual(grpc.notes, ['request id found under a header name the capture could not read']);
     assert.equal(counters.get('correlate.unnamed-request-ids'), 1);
   });
 

@@ -202,6 +202,7 @@ export class ParentLinker {
     const parent = this.latest(byUnnamed, 'request-id');
     node.ctx.requestId = parent.ctx.requestId;
     node.ctx.requestIdSource = 'header name unknown';
+    node.x.notes.push('request id found under a header name the capture could not read');
     this.opts.counters.add('correlate.unnamed-request-ids');
     return { parent, rule: 'request-id' };
   }
