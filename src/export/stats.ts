@@ -2,6 +2,9 @@ import type { CaptureFileInfo } from '../capture/types.js';
 import { linkTypeName } from '../capture/linktypes.js';
 import type { Counters } from '../util/counters.js';
 
+/** A figure per direction of a connection (client = the client → server direction). */
+export type PerDirection = { client: number; server: number };
+
 /** One TCP connection as `stats --flows` lists it (Zeek conn.log style; docs/formats.md). */
 export interface FlowRecord {
   id: number;
@@ -10,10 +13,10 @@ export interface FlowRecord {
   handshake: boolean;
   startUs: number;
   endUs: number;
-  packets: { client: number; server: number };
-  payloadBytes: { client: number; server: number };
-  retransmittedBytes: { client: number; server: number };
-  gapBytes: { client: number; server: number };
+  packets: PerDirection;
+  payloadBytes: PerDirection;
+  retransmittedBytes: PerDirection;
+  gapBytes: PerDirection;
   ended: { client: string | null; server: string | null };
 }
 
@@ -35,12 +38,12 @@ export interface TcpTotals {
   connections: number;
   withHandshake: number;
   withoutHandshake: number;
-  packets: { client: number; server: number };
-  payloadBytes: { client: number; server: number };
-  retransmittedBytes: { client: number; server: number };
-  outOfOrderSegments: { client: number; server: number };
-  gaps: { client: number; server: number };
-  gapBytes: { client: number; server: number };
+  packets: PerDirection;
+  payloadBytes: PerDirection;
+  retransmittedBytes: PerDirection;
+  outOfOrderSegments: PerDirection;
+  gaps: PerDirection;
+  gapBytes: PerDirection;
   /** How connections ended: fin, rst, idle, eof (still open at the end of the capture). */
   endings: Record<string, number>;
 }
