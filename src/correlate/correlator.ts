@@ -1,6 +1,7 @@
 import type { Counters } from '../util/counters.js';
 import { MinHeap } from '../util/heap.js';
 import type { Exchange, HeaderField } from '../protocols/types.js';
+import type { Endpoint } from '../tcp/types.js';
 import type { TraceContextExtractor } from './context.js';
 import { spanIdFromText, traceIdFromRequestId } from './ids.js';
 import type { ServiceNamer } from './naming.js';
@@ -65,7 +66,11 @@ export class Correlator {
     this.lingerUs = opts.lingerUs ?? 30_000_000;
     this.settleUs = Math.min(opts.settleUs ?? 1_000_000, this.lingerUs);
     this.toleranceUs = opts.toleranceUs ?? 1000;
-    this.linker = new ParentLinker({ counters: opts.counters, toleranceUs: this.toleranceUs });
+    this.linker = new ParentLinker({
+      counters: opts.counters,
+      toleranceUs: this.toleranceUs,
+      endpointsAt: (ip) => opts.namer.endpointsAt(ip),
+    });
   }
 
   add(x: Exchange): void {
@@ -193,6 +198,13 @@ export class Correlator {
     this.opts.onTrace({ traceId: rootTraceId, startUs: root.x.startUs, endUs: root.x.endUs, spans, root: tree });
   }
 
+  /** The server endpoint that made this call: its parent's, else its connection's caller on a shared ip. */
+  private callerOf(node: LinkNode): Endpoint | null {
+    if (node.parent) return node.parent.x.server;
+    const verdict = this.linker.callerOf(node.x);
+    return verdict === null || verdict === 'none' ? null : verdict.server;
+  }
+
   private toRecord(node: LinkNode, traceId: string): SpanRecord {
     const { x, ctx } = node;
     const namer = this.opts.namer;
@@ -221,7 +233,7 @@ export class Correlator {
       clientSpanId: node.clientSpanId,
       parentSpanId: node.parent?.spanId ?? ctx.parentSpanId,
       service: namer.serverName(x.server),
-      peerService: namer.clientName(x.client),
+      peerService: namer.clientName(x.client, x.server, this.callerOf(node)),
       serviceKind: namer.serverKind(x.server),
       peerServiceKind: namer.clientKind(x.client),
       link: node.link,

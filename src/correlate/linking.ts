@@ -1,5 +1,6 @@
 import type { Counters } from '../util/counters.js';
-import type { Exchange, MysqlRequestInfo } from '../protocols/types.js';
+import type { Exchange, GrpcResponseInfo, MysqlRequestInfo } from '../protocols/types.js';
+import { CallerEvidence, type CallerVerdict } from './linking-callers.js';
 import { IntervalIndex } from './linking-intervals.js';
 import { assignInArrivalOrder } from './linking-matching.js';
 import { CallPatterns, calleeOf, operationOf } from './linking-patterns.js';
@@ -32,6 +33,8 @@ export interface ParentLinkerOptions {
   maxBatch?: number;
   /** Most distinct operations remembered for call patterns. Default 4096. */
   maxOperations?: number;
+  /** How many server endpoints have been seen at an ip (several: callers on a shared address). */
+  endpointsAt?: (ip: string) => number;
 }
 
 /** A call decided by timing: one exchange, or a prepared statement and the commands that continue it. */
@@ -48,6 +51,8 @@ interface TimingCall {
   /** The learned patterns narrowed the pool. */
   narrowed: boolean;
   observed: boolean;
+  /** Its possible parents have told which endpoint on the caller's ip makes its connection's calls. */
+  evidenced: boolean;
 }
 
 /** An exchange in the index of possible parents: its whole window. */
@@ -68,6 +73,7 @@ const CONSISTENT_PRESENCE = 0.95;
 export class ParentLinker {
   private readonly maxBatch: number;
   private readonly patterns: CallPatterns;
+  private readonly callers: CallerEvidence;
   /** Exchanges into each ip, still able to be parents. */
   private readonly intoIp = new Map<string, IntervalIndex<Held>>();
   /** Undecided timing calls per caller ip, by start. */
@@ -83,6 +89,12 @@ export class ParentLinker {
   constructor(private readonly opts: ParentLinkerOptions) {
     this.maxBatch = opts.maxBatch ?? 128;
     this.patterns = new CallPatterns({ counters: opts.counters, maxOperations: opts.maxOperations });
+    this.callers = new CallerEvidence(opts.endpointsAt ?? (() => 1));
+  }
+
+  /** Which endpoint on a shared address makes the calls of this exchange's connection, when known. */
+  callerOf(x: Exchange): CallerVerdict {
+    return this.callers.verdict(x);
   }
 
   add(node: LinkNode): void {
@@ -91,7 +103,7 @@ export class ParentLinker {
     into.add({ start: node.x.startUs, end: node.x.endUs ?? Infinity, node });
     const previous = node.x.protocol === 'mysql' ? this.lastOnConnection.get(node.x.connectionId) : undefined;
     if (node.x.protocol === 'mysql') this.lastOnConnection.set(node.x.connectionId, node);
-    if (!this.needsTiming(node)) return;
+    if (isConnectionLifecycle(node.x)) return;
     const continued = previous ? this.timingCall.get(previous) : undefined;
     if (previous && continued && continuesStatement(previous.x, node.x)) {
       this.timingCall.set(node, continued);
@@ -117,7 +129,9 @@ export class ParentLinker {
         continue;
       }
       node.decided = true;
-      if (found) this.attach(node, found.parent, found.rule);
+      if (!found) continue;
+      this.callers.observeId(node.x, found.parent.x);
+      this.attach(node, found.parent, found.rule);
     }
     const dueNodes = new Set(due);
     for (const call of new Set(timing)) {
@@ -131,6 +145,8 @@ export class ParentLinker {
     }
     const calls = [...new Set(timing)].sort(byStart);
     // Every call due is observed before any is ranked: what was in flight at each informs them all.
+    // What every due call tells of who calls on its connection is known before any is narrowed by it.
+    for (const call of calls) this.witness(call);
     for (const call of calls) this.prepare(call);
     const dueCalls = new Set(calls);
     for (const call of calls) if (!call.head.decided) this.decideBatch(this.batchAround(call), dueCalls);
@@ -172,11 +188,7 @@ export class ParentLinker {
     this.lastOnConnection.clear();
     this.operations.clear();
     this.targetValues.clear();
-  }
-
-  /** A call with no id on it (and not connection setup or teardown) can only be linked by timing. */
-  private needsTiming(node: LinkNode): boolean {
-    return node.idTraceId === null && node.ctx.requestId === null && !isConnectionLifecycle(node.x);
+    this.callers.clear();
   }
 
   /**
@@ -237,10 +249,22 @@ export class ParentLinker {
 
   /**
    * The possible parents of a timing call, earliest-arrived first: exchanges containing the whole call
-   * (strictly, else within the tolerance); those serving at the time (request received, response not
-   * started) when there are any.
+   * (strictly, else within the tolerance), into the endpoint that makes the calls of its connection
+   * when the caller's ip serves on several (linking-callers.ts); those serving at the time (request
+   * received, response not started) when there are any.
    */
   private possibleParents(call: TimingCall): LinkNode[] {
+    const { found, tol, start, end } = this.containing(call);
+    const mine = this.byCaller(call, found);
+    const serving = mine.filter((p) => p.x.requestEndUs - tol <= start && end <= servingUntil(p) + tol);
+    return (serving.length > 0 ? serving : mine).sort(byArrival);
+  }
+
+  /**
+   * The exchanges into the caller containing the whole call, strictly, else within the tolerance
+   * (`tol`); for a call carrying ids that matched none, only those that carried none.
+   */
+  private containing(call: TimingCall): { found: LinkNode[]; tol: number; start: number; end: number } {
     const nodes = [call.head, ...call.members];
     const start = call.head.x.startUs;
     const end = Math.max(...nodes.map((n) => n.end));
@@ -250,8 +274,24 @@ export class ParentLinker {
       tol = this.opts.toleranceUs;
       found = this.candidates(call.head, nodes, start, end, true);
     }
-    const serving = found.filter((p) => p.x.requestEndUs - tol <= start && end <= (p.x.responseStartUs ?? Infinity) + tol);
-    return (serving.length > 0 ? serving : found).sort(byArrival);
+    if (carriesIds(call.head)) found = found.filter((p) => !carriesIds(p));
+    return { found, tol, start, end };
+  }
+
+  /** Once per call, when it is due: what its possible parents tell of who calls on its connection. */
+  private witness(call: TimingCall): void {
+    if (call.evidenced) return;
+    call.evidenced = true;
+    this.callers.observeTiming(call.head.x, this.containing(call).found);
+  }
+
+  /** The possible parents into the endpoint that makes the calls of the call's connection (linking-callers.ts). */
+  private byCaller(call: TimingCall, found: LinkNode[]): LinkNode[] {
+    if (found.length === 0) return found;
+    const narrowed = this.callers.narrow(call.head.x, found);
+    if (narrowed.length === 0) this.opts.counters.add('correlate.timing-no-caller');
+    else if (narrowed.length < found.length) this.opts.counters.add('correlate.timing-by-caller');
+    return narrowed;
   }
 
   /** Records which operations were in flight at this call, and learns from it when they all agree. */
@@ -389,7 +429,7 @@ export class ParentLinker {
 
   /** A new timing call headed by `node`, waiting for its turn. */
   private wait(node: LinkNode): TimingCall {
-    const call: TimingCall = { head: node, members: [], op: this.op(node), callee: calleeOf(node.x), parents: [], round: 0, pool: null, narrowed: false, observed: false };
+    const call: TimingCall = { head: node, members: [], op: this.op(node), callee: calleeOf(node.x), parents: [], round: 0, pool: null, narrowed: false, observed: false, evidenced: false };
     this.timingCall.set(node, call);
     let waiting = this.waiting.get(node.x.client.ip);
     if (!waiting) this.waiting.set(node.x.client.ip, (waiting = []));
@@ -427,7 +467,7 @@ export class ParentLinker {
 function tightest(pool: LinkNode[], call: TimingCall): LinkNode {
   const end = Math.max(call.head.end, ...call.members.map((m) => m.end));
   const slack = (p: LinkNode): number =>
-    Math.max(0, call.head.x.startUs - p.x.requestEndUs) + Math.max(0, (p.x.responseStartUs ?? p.end) - end);
+    Math.max(0, call.head.x.startUs - p.x.requestEndUs) + Math.max(0, Math.min(servingUntil(p), p.end) - end);
   return pool.reduce((best, p) => (slack(p) < slack(best) ? p : best));
 }
 
@@ -447,6 +487,24 @@ export function continuesStatement(previous: Exchange, next: Exchange): boolean 
 
 const STATEMENT_OPENERS = new Set(['STMT_PREPARE', 'STMT_SEND_LONG_DATA']);
 const STATEMENT_FOLLOWERS = new Set(['STMT_SEND_LONG_DATA', 'STMT_FETCH', 'STMT_RESET', 'STMT_CLOSE']);
+
+/**
+ * Until when an exchange's server was still working on it: its response's start, but a server
+ * streaming several gRPC messages goes on (and makes calls) until the stream ends.
+ */
+function servingUntil(p: LinkNode): number {
+  const response = p.x.response;
+  if (p.x.protocol === 'grpc' && response !== null && (response as GrpcResponseInfo).messages > 1) return p.end;
+  return p.x.responseStartUs ?? Infinity;
+}
+
+/**
+ * A call whose ids matched no exchange in flight may still be linked by timing, to an exchange that
+ * carried none: the caller began the trace or the request id there (a gateway adding X-Request-ID).
+ */
+function carriesIds(node: LinkNode): boolean {
+  return node.idTraceId !== null || node.ctx.requestId !== null;
+}
 
 /** MySQL login and quit belong to a pooled connection, not to the request that happened to be running. */
 function isConnectionLifecycle(x: Exchange): boolean {

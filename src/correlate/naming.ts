@@ -14,8 +14,9 @@ import type { ServiceKind } from './types.js';
  * `ip:port`; databases named by DNS or by default get a `mysql@` prefix. A server's name is fixed when
  * its first span is emitted, so a DNS answer or a hint seen later does not split one service in two.
  * A client is named by `--names` (ip, then CIDR); else, when its ip is the address of exactly one
- * server endpoint seen so far, it is that service (a service calling out is the same node as the
- * service called); else its ip.
+ * server endpoint seen so far, other than the one it calls, it is that service (a service calling out
+ * is the same node as the service called); else, when the correlator knows which of the endpoints at its ip made the call (a
+ * parent, or the connection's caller on a shared address), that service; else its ip.
  */
 export class ServiceNamer {
   private readonly exact = new Map<string, string>();
@@ -79,16 +80,23 @@ export class ServiceNamer {
     );
   }
 
-  clientName(client: Endpoint): string {
+  clientName(client: Endpoint, callee: Endpoint, caller: Endpoint | null = null): string {
     const named = this.exact.get(client.ip) ?? this.cidrName(client.ip);
     if (named) return named;
     const servers = this.serversByIp.get(client.ip);
-    if (servers && servers.size === 1) {
+    // Only the callee itself at this ip so far: a service calling itself is rarer than one not seen yet.
+    if (servers && servers.size === 1 && !servers.has(endpointKey(callee))) {
       const [only] = servers;
       const [ip, port] = splitKey(only!);
       return this.serverName({ ip, port });
     }
+    if (caller && caller.ip === client.ip) return this.serverName(caller);
     return client.ip;
+  }
+
+  /** Server endpoints seen at this ip so far. */
+  endpointsAt(ip: string): number {
+    return this.serversByIp.get(ip)?.size ?? 0;
   }
 
   serverKind(server: Endpoint): ServiceKind {

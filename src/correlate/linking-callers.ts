@@ -1,0 +1,205 @@
+import type { Exchange } from '../protocols/types.js';
+import type { Endpoint } from '../tcp/types.js';
+
+/**
+ * Which server endpoint on a shared address makes the calls of a connection (docs/ids.md, "Callers
+ * on a shared address").
+ *
+ * On one host (loopback, `tcpdump -i any`, a node running several services) the caller's ip is the
+ * address of several servers, so "an exchange into the caller" is an exchange into any of them, and a
+ * load generator on that host looks like every one of them. A TCP connection belongs to one process,
+ * though, and a service makes its calls while serving its own requests: nearly all of them fall inside
+ * the windows of its endpoint, most often as the tightest window around them. What a connection's
+ * calls showed (for a connection with too few calls yet, what the calls from its ip to its callee
+ * showed) gives its caller, or says that no endpoint seen explains them.
+ */
+export type CallerVerdict = { server: Endpoint } | 'none' | null;
+
+export interface CallerWindow {
+  x: Exchange;
+  /** End of the window (of the request, when no response was seen). */
+  end: number;
+}
+
+/** Calls seen before a verdict from timing is given. */
+const MIN_CALLS = 5;
+/** Share of the calls the caller's windows must contain... */
+const CONTAINED_SHARE = 0.9;
+/** ...and hold most tightly. */
+const TIGHTEST_SHARE = 0.6;
+/** Connections (and ip → callee pairs) remembered; the oldest is forgotten first. */
+const MAX_TALLIES = 65_536;
+
+interface Tally {
+  /** The endpoint called. */
+  callee: string;
+  /** Calls seen by timing, with a possible parent or without. */
+  calls: number;
+  /** Per endpoint: calls inside one of its windows; calls where its window was the tightest. */
+  contained: Map<string, number>;
+  tightest: Map<string, number>;
+  /** Per endpoint: calls linked to it by an id. */
+  byId: Map<string, number>;
+  /** The endpoints behind the keys above. */
+  servers: Map<string, Endpoint>;
+  verdict: CallerVerdict;
+  /** Share of the calls the verdict's endpoint held most tightly (1 for an id). */
+  strength: number;
+}
+
+export class CallerEvidence {
+  private readonly byConnection = new Map<number, Tally>();
+  private readonly byCallee = new Map<string, Tally>();
+  /** Calls proven by ids: caller endpoint → endpoints it called. */
+  private readonly provenCalls = new Map<string, Set<string>>();
+
+  /** `endpointsAt(ip)`: server endpoints seen at ip; with several, which one calls is a question. */
+  constructor(private readonly endpointsAt: (ip: string) => number) {}
+
+  /** A call decided by timing, with every exchange into its caller that contains it. */
+  observeTiming(call: Exchange, containing: readonly CallerWindow[]): void {
+    if (this.endpointsAt(call.client.ip) < 2) return;
+    const endpoints = new Set(containing.map((p) => endpointOf(p.x.server)));
+    const tightest = tightestOf(containing);
+    for (const tally of this.tallies(call)) {
+      tally.calls++;
+      for (const e of endpoints) bump(tally.contained, e);
+      if (tightest) bump(tally.tightest, endpointOf(tightest.x.server));
+      for (const p of containing) tally.servers.set(endpointOf(p.x.server), p.x.server);
+      this.judge(tally);
+    }
+  }
+
+  /** A call linked by an id to an exchange into `parent`'s endpoint. */
+  observeId(call: Exchange, parent: Exchange): void {
+    if (this.endpointsAt(call.client.ip) < 2) return;
+    const caller = endpointOf(parent.server);
+    let called = this.provenCalls.get(caller);
+    if (!called) this.provenCalls.set(caller, (called = new Set()));
+    called.add(endpointOf(call.server));
+    for (const tally of this.tallies(call)) {
+      bump(tally.byId, caller);
+      tally.servers.set(caller, parent.server);
+      this.judge(tally);
+    }
+  }
+
+  /** What the connection's calls showed, else what the calls from its ip to its callee showed. */
+  verdict(call: Exchange): CallerVerdict {
+    if (this.endpointsAt(call.client.ip) < 2) return null;
+    return this.byConnection.get(call.connectionId)?.verdict ?? this.byCallee.get(calleeKey(call))?.verdict ?? null;
+  }
+
+  /**
+   * Possible parents narrowed to the caller's endpoint; none when no endpoint seen explains the calls;
+   * before any verdict, to the endpoint of the tightest window around the call (on one host, services
+   * call each other nested: the innermost is the one calling) among those the callee is not known to
+   * call itself.
+   */
+  narrow<T extends CallerWindow>(call: Exchange, parents: T[]): T[] {
+    if (parents.length === 0 || this.endpointsAt(call.client.ip) < 2) return parents;
+    const verdict = this.verdict(call);
+    if (verdict === 'none') return [];
+    let server = verdict?.server;
+    if (!server) {
+      const callee = endpointOf(call.server);
+      const possible = parents.filter((p) => !this.reaches(callee, endpointOf(p.x.server), { strength: -1, calls: 0 }, null));
+      if (possible.length === 0) return [];
+      server = tightestOf(possible)!.x.server;
+    }
+    return parents.filter((p) => p.x.server.port === server.port && p.x.server.ip === server.ip);
+  }
+
+  clear(): void {
+    this.byConnection.clear();
+    this.byCallee.clear();
+    this.provenCalls.clear();
+  }
+
+  /**
+   * An id names the caller. Else, after MIN_CALLS, the endpoint whose windows contained ≥ 90 % of
+   * the calls and were the tightest around ≥ 60 %, unless that would make the callee a caller of
+   * itself through calls proven by ids or by stronger verdicts (a client on the host calling the
+   * gateway while an inner service happens to be busy); else no endpoint. A verdict by ids counts
+   * as holding every call tightly.
+   */
+  private judge(t: Tally): void {
+    let best: string | null = null;
+    let most = 0;
+    for (const [endpoint, n] of t.byId) {
+      if (n > most) [best, most] = [endpoint, n];
+      else if (n === most) best = null;
+    }
+    if (best !== null || t.byId.size > 0) {
+      [t.verdict, t.strength] = best === null ? [null, 0] : [{ server: t.servers.get(best)! }, 1];
+      return;
+    }
+    [t.verdict, t.strength] = [t.calls < MIN_CALLS ? null : 'none', 0];
+    if (t.calls < MIN_CALLS) return;
+    for (const [endpoint, n] of t.contained) {
+      const tight = (t.tightest.get(endpoint) ?? 0) / t.calls;
+      if (n < CONTAINED_SHARE * t.calls || tight < TIGHTEST_SHARE) continue;
+      if (this.reaches(t.callee, endpoint, { strength: tight, calls: t.calls }, t)) continue;
+      [t.verdict, t.strength] = [{ server: t.servers.get(endpoint)! }, tight];
+      return;
+    }
+  }
+
+  /**
+   * Whether `from` calls `to`, directly or not, by calls proven by ids and by the verdicts of ip →
+   * callee pairs stronger than `than` (a larger share held most tightly, then more calls).
+   */
+  private reaches(from: string, to: string, than: { strength: number; calls: number }, except: Tally | null): boolean {
+    const edges = new Map<string, Set<string>>();
+    for (const [caller, called] of this.provenCalls) edges.set(caller, new Set(called));
+    for (const g of this.byCallee.values()) {
+      if (g === except || g.verdict === null || g.verdict === 'none') continue;
+      if (g.strength < than.strength || (g.strength === than.strength && g.calls <= than.calls)) continue;
+      const caller = endpointOf(g.verdict.server);
+      let called = edges.get(caller);
+      if (!called) edges.set(caller, (called = new Set()));
+      called.add(g.callee);
+    }
+    const seen = new Set([from]);
+    const queue = [from];
+    while (queue.length > 0) {
+      for (const next of edges.get(queue.pop()!) ?? []) {
+        if (next === to) return true;
+        if (!seen.has(next)) queue.push(next), seen.add(next);
+      }
+    }
+    return false;
+  }
+
+  private tallies(call: Exchange): Tally[] {
+    const callee = endpointOf(call.server);
+    return [remember(this.byConnection, call.connectionId, callee), remember(this.byCallee, calleeKey(call), callee)];
+  }
+}
+
+function tightestOf<T extends CallerWindow>(windows: readonly T[]): T | null {
+  let tightest: T | null = null;
+  for (const p of windows) if (tightest === null || p.end - p.x.startUs < tightest.end - tightest.x.startUs) tightest = p;
+  return tightest;
+}
+
+function remember<K>(tallies: Map<K, Tally>, key: K, callee: string): Tally {
+  let tally = tallies.get(key);
+  if (!tally) {
+    if (tallies.size >= MAX_TALLIES) tallies.delete(tallies.keys().next().value!);
+    tallies.set(key, (tally = { callee, calls: 0, contained: new Map(), tightest: new Map(), byId: new Map(), servers: new Map(), verdict: null, strength: 0 }));
+  }
+  return tally;
+}
+
+function bump(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+function endpointOf(server: Endpoint): string {
+  return `${server.ip} ${server.port}`;
+}
+
+function calleeKey(call: Exchange): string {
+  return `${call.client.ip} ${endpointOf(call.server)}`;
+}

@@ -1,0 +1,197 @@
+// Services sharing one address (one host, loopback): which endpoint made a connection's calls, a load
+// generator on the host that is nobody's callee, ids that begin at a gateway, and streaming servers.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { TraceContextExtractor } from '../src/correlate/context.js';
+import { Correlator } from '../src/correlate/correlator.js';
+import { ServiceNamer } from '../src/correlate/naming.js';
+import type { SpanNode, SpanRecord } from '../src/correlate/types.js';
+import type { Exchange, HeaderField } from '../src/protocols/types.js';
+import { Counters } from '../src/util/counters.js';
+import { correlateAll, exchangeOf } from './lib/exchange-fixtures.js';
+import { T0 } from './lib/span-fixtures.js';
+
+const HOST = '127.0.0.1';
+const GATEWAY = 8088;
+const API = 7001;
+const INVENTORY = 7002;
+const DB = 3306;
+
+/** One request of a single-host shop, `ms` after T0, lasting `long` ms at the gateway. */
+function request(i: number, ms: number, long: number): Exchange[] {
+  const at = (from: number, to: number): Pick<Exchange, 'startUs' | 'requestEndUs' | 'responseStartUs' | 'endUs'> => ({
+    startUs: T0 + from,
+    requestEndUs: T0 + from + 20,
+    responseStartUs: T0 + to - 20,
+    endUs: T0 + to,
+  });
+  const s = ms * 1000;
+  const d = long * 1000;
+  const rid: HeaderField[] = [['x-request-id', `req-${String(i).padStart(6, '0')}`]];
+  return [
+    // A load generator on the host: 4 keep-alive connections to the gateway, no ids.
+    exchangeOf({ connectionId: 1 + (i % 4), client: { ip: HOST, port: 40000 + (i % 4) }, server: { ip: HOST, port: GATEWAY }, index: i, requestSeq: i, request: { method: 'GET', path: `/items/${i}`, host: null, version: '1.1', bodyBytes: 0 }, ...at(s, s + d) }),
+    // The gateway adds X-Request-ID: the id begins here.
+    exchangeOf({ connectionId: 11 + (i % 4), client: { ip: HOST, port: 41000 + (i % 4) }, server: { ip: HOST, port: API }, index: i, requestSeq: 1000 + i, request: { method: 'GET', path: `/items/${i}`, host: null, version: '1.1', bodyBytes: 0 }, requestHeaders: rid, ...at(s + 200, s + d - 200) }),
+    exchangeOf({
+      protocol: 'grpc',
+      connectionId: 21,
+      client: { ip: HOST, port: 42000 },
+      server: { ip: HOST, port: INVENTORY },
+      index: i,
+      streamId: 1 + 2 * i,
+      requestSeq: null,
+      request: { service: 'shop.Inventory', method: 'Get', path: '/shop.Inventory/Get', authority: null, streamId: 1 + 2 * i, messages: 1, messageBytes: 4, compressedMessages: 0, timeoutMs: null, callKind: 'unary' },
+      response: { httpStatus: 200, grpcStatus: 0, grpcMessage: null, messages: 1, messageBytes: 9, compressedMessages: 0, trailersOnly: false, reset: null },
+      requestHeaders: rid,
+      ...at(s + 500, s + d - 2000),
+    }),
+    // The inventory's pooled database connections; the query carries no id.
+    exchangeOf({
+      protocol: 'mysql',
+      connectionId: 31 + (i % 2),
+      client: { ip: HOST, port: 43000 + (i % 2) },
+      server: { ip: HOST, port: DB },
+      index: i,
+      requestSeq: 3000 + i,
+      request: { command: 'QUERY', sql: 'SELECT 1 FROM items', normalizedSql: 'SELECT ? FROM items', statementId: null, database: 'shop' },
+      response: { ok: true, errorCode: null, sqlState: null, errorMessage: null, rows: 1, columns: 1, affectedRows: null, lastInsertId: null, warnings: 0 },
+      ...at(s + 1000, s + 1300),
+    }),
+  ];
+}
+
+/** Requests every 20 ms; every fourth is slow (150 ms), so the short ones fall inside its inner windows. */
+function shop(requests: number): Exchange[] {
+  return Array.from({ length: requests }, (_, i) => request(i, i * 20, i % 4 === 0 ? 150 : 30)).flat();
+}
+
+/** In packet time: each exchange reported at its end, decisions 10 ms after (not all at the end). */
+function streamed(exchanges: Exchange[]): { spans: SpanRecord[]; counters: Counters } {
+  const counters = new Counters();
+  const spans: SpanRecord[] = [];
+  const collect = (n: SpanNode): void => {
+    spans.push(n.span);
+    n.children.forEach(collect);
+  };
+  const correlator = new Correlator({ counters, extractor: new TraceContextExtractor({ counters }), namer: new ServiceNamer({}), onTrace: (t) => collect(t.root), settleUs: 10_000 });
+  for (const x of [...exchanges].sort((a, b) => a.endUs! - b.endUs!)) {
+    correlator.advance(x.endUs!);
+    correlator.add(x);
+  }
+  correlator.finish();
+  return { spans, counters };
+}
+
+const nth = (s: SpanRecord): number => (s.protocol === 'grpc' ? (s.streamId! - 1) / 2 : s.index);
+const port = (s: SpanRecord | undefined): number | null => s?.server.port ?? null;
+
+function check(spans: SpanRecord[], from: (s: SpanRecord) => boolean): void {
+  const bySpan = new Map(spans.map((s) => [s.spanId, s]));
+  const parentOf = (s: SpanRecord): SpanRecord | undefined => (s.parentSpanId ? bySpan.get(s.parentSpanId) : undefined);
+  for (const s of spans.filter(from)) {
+    const parent = parentOf(s);
+    const expected = { [GATEWAY]: null, [API]: GATEWAY, [INVENTORY]: API, [DB]: INVENTORY }[s.server.port];
+    assert.equal(port(parent), expected, `${s.server.port} #${nth(s)}: parent ${port(parent)}:${parent && nth(parent)}`);
+    if (parent) assert.equal(nth(parent), nth(s), `${s.server.port} #${nth(s)} under request ${nth(parent)}`);
+  }
+}
+
+describe('services sharing one address', () => {
+  it('decided together: the gateway hop by timing, the load generator left a root, each query under its own gRPC call', () => {
+    const { spans, counters } = correlateAll(shop(40));
+    check(spans, () => true);
+    const links = Object.fromEntries([GATEWAY, API, INVENTORY, DB].map((p) => [p, spans.find((s) => s.server.port === p)!.link]));
+    assert.deepEqual(links, { [GATEWAY]: null, [API]: 'timing', [INVENTORY]: 'request-id', [DB]: 'timing' });
+    assert.ok(counters.get('correlate.timing-no-caller') > 0);
+  });
+
+  it('in packet time: the same, except the load generator\'s first calls before its connections showed who calls them', () => {
+    const { spans } = streamed(shop(60));
+    check(spans, (s) => s.server.port !== GATEWAY);
+    // The client on the host makes no call while serving; after a few calls per connection it is seen as such.
+    check(spans, (s) => s.server.port === GATEWAY && s.index >= 4 * 5);
+  });
+
+  it('callers are named by the endpoint that made the call; the load generator by its address', () => {
+    const { spans } = correlateAll(shop(40));
+    const edges = new Set(spans.map((s) => `${s.peerService} -> ${s.service}`));
+    assert.deepEqual([...edges].sort(), [
+      `${HOST} -> ${HOST}:${GATEWAY}`,
+      `${HOST}:${API} -> ${HOST}:${INVENTORY}`,
+      `${HOST}:${GATEWAY} -> ${HOST}:${API}`,
+      `${HOST}:${INVENTORY} -> mysql@${HOST}:${DB}`,
+    ].sort());
+  });
+
+  it('a client calling the only server on its own address is that address, not the server calling itself', () => {
+    const curl = exchangeOf({ client: { ip: HOST, port: 50000 }, server: { ip: HOST, port: 8080 } });
+    const [span] = correlateAll([curl]).spans;
+    assert.deepEqual([span!.peerService, span!.service], [HOST, `${HOST}:8080`]);
+  });
+});
+
+describe('a request id that begins at the caller', () => {
+  const into = (over: Partial<Exchange>): Exchange => exchangeOf({ client: { ip: '10.0.0.1', port: 40000 }, server: { ip: '10.0.0.2', port: 80 }, startUs: T0, requestEndUs: T0 + 10, responseStartUs: T0 + 990, endUs: T0 + 1000, ...over });
+  const call = exchangeOf({ connectionId: 2, client: { ip: '10.0.0.2', port: 41000 }, server: { ip: '10.0.0.3', port: 8080 }, startUs: T0 + 100, requestEndUs: T0 + 110, responseStartUs: T0 + 800, endUs: T0 + 900, requestHeaders: [['x-request-id', 'gw-generated-1']] });
+
+  it('is linked by timing to the request it was made for, which carried none', () => {
+    const { spans } = correlateAll([into({}), call]);
+    const [front, hop] = [spans.find((s) => s.server.port === 80)!, spans.find((s) => s.server.port === 8080)!];
+    assert.deepEqual([hop.parentSpanId, hop.link, hop.requestId], [front.spanId, 'timing', 'gw-generated-1']);
+  });
+
+  it('never to a request that carried another id', () => {
+    const { spans } = correlateAll([into({ requestHeaders: [['x-request-id', 'client-id-7']] }), call]);
+    const hop = spans.find((s) => s.server.port === 8080)!;
+    assert.deepEqual([hop.parentSpanId, hop.link], [null, null]);
+  });
+});
+
+describe('a server streaming its answer', () => {
+  const grpc = (streamId: number, from: number, to: number, method: string, messages: number, firstMessageAt: number): Exchange =>
+    exchangeOf({
+      protocol: 'grpc',
+      connectionId: 1,
+      client: { ip: '10.0.0.2', port: 40000 },
+      server: { ip: '10.0.0.3', port: 50051 },
+      index: streamId,
+      streamId,
+      requestSeq: null,
+      startUs: T0 + from,
+      requestEndUs: T0 + from + 10,
+      responseStartUs: T0 + firstMessageAt,
+      endUs: T0 + to,
+      request: { service: 'shop.Inventory', method, path: `/shop.Inventory/${method}`, authority: null, streamId, messages: 1, messageBytes: 4, compressedMessages: 0, timeoutMs: null, callKind: messages > 1 ? 'server-streaming' : 'unary' },
+      response: { httpStatus: 200, grpcStatus: 0, grpcMessage: null, messages, messageBytes: 9 * messages, compressedMessages: 0, trailersOnly: false, reset: null },
+    });
+  const query = (n: number, from: number): Exchange =>
+    exchangeOf({
+      protocol: 'mysql',
+      connectionId: 10 + n,
+      client: { ip: '10.0.0.3', port: 43000 + n },
+      server: { ip: '10.0.0.6', port: 3306 },
+      requestSeq: n,
+      startUs: T0 + from,
+      requestEndUs: T0 + from + 5,
+      responseStartUs: T0 + from + 50,
+      endUs: T0 + from + 60,
+      request: { command: 'QUERY', sql: 'SELECT qty FROM stock', normalizedSql: 'SELECT qty FROM stock', statementId: null, database: 'shop' },
+      response: { ok: true, errorCode: null, sqlState: null, errorMessage: null, rows: 1, columns: 1, affectedRows: null, lastInsertId: null, warnings: 0 },
+    });
+
+  it('is still serving after its first message: a call then may be its own, not only a unary call\'s', () => {
+    // Watch streams from 100 µs on; a unary Get runs 400-700 µs; the query (500 µs) falls in both. As
+    // for any two requests serving at once, the one that arrived first is taken (docs/ids.md).
+    const { spans } = correlateAll([grpc(1, 0, 1000, 'Watch', 3, 100), grpc(3, 400, 700, 'Get', 1, 690), query(1, 500)]);
+    const watch = spans.find((s) => s.streamId === 1)!;
+    const call = spans.find((s) => s.protocol === 'mysql')!;
+    assert.deepEqual([call.parentSpanId, call.link], [watch.spanId, 'timing']);
+  });
+
+  it('a unary answer begun is not serving: a call after it belongs to the other request', () => {
+    const { spans } = correlateAll([grpc(1, 0, 1000, 'Get', 1, 100), grpc(3, 400, 700, 'Get', 1, 690), query(1, 500)]);
+    const later = spans.find((s) => s.streamId === 3)!;
+    assert.equal(spans.find((s) => s.protocol === 'mysql')!.parentSpanId, later.spanId);
+  });
+});
