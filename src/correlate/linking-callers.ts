@@ -91,10 +91,10 @@ export class CallerEvidence {
   }
 
   /**
-   * Possible parents narrowed to the caller's endpoint; none when no endpoint seen explains the calls;
-   * before any verdict, to the endpoint of the tightest window around the call (on one host, services
-   * call each other nested: the innermost is the one calling) among those the callee is not known to
-   * call itself.
+   * Possible parents narrowed to the caller's endpoint; none when no endpoint seen explains the calls.
+   * Before any verdict: among the endpoints the callee is not known to call, those not known to call
+   * another of them (on one host services call each other nested: the innermost is the one calling),
+   * then the one with the tightest window around the call.
    */
   narrow<T extends CallerWindow>(call: Exchange, parents: T[]): T[] {
     if (parents.length === 0 || this.endpointsAt(call.client.ip) < 2) return parents;
@@ -102,10 +102,14 @@ export class CallerEvidence {
     if (verdict === 'none') return [];
     let server = verdict?.server;
     if (!server) {
+      const graph = this.callGraph({ strength: -1, calls: 0 }, null);
       const callee = endpointOf(call.server);
-      const possible = parents.filter((p) => !this.reaches(callee, endpointOf(p.x.server), { strength: -1, calls: 0 }, null));
+      const possible = parents.filter((p) => !reaches(graph, callee, endpointOf(p.x.server)));
       if (possible.length === 0) return [];
-      server = tightestOf(possible)!.x.server;
+      const endpoints = new Set(possible.map((p) => endpointOf(p.x.server)));
+      const calling = (e: string): boolean => [...endpoints].some((other) => other !== e && reaches(graph, e, other));
+      const innermost = possible.filter((p) => !calling(endpointOf(p.x.server)));
+      server = tightestOf(innermost.length > 0 ? innermost : possible)!.x.server;
     }
     return parents.filter((p) => p.x.server.port === server.port && p.x.server.ip === server.ip);
   }
@@ -139,18 +143,18 @@ export class CallerEvidence {
     for (const [endpoint, n] of t.contained) {
       const tight = (t.tightest.get(endpoint) ?? 0) / t.calls;
       if (n < CONTAINED_SHARE * t.calls || tight < TIGHTEST_SHARE) continue;
-      if (this.reaches(t.callee, endpoint, { strength: tight, calls: t.calls }, t)) continue;
+      if (reaches(this.callGraph({ strength: tight, calls: t.calls }, t), t.callee, endpoint)) continue;
       [t.verdict, t.strength] = [{ server: t.servers.get(endpoint)! }, tight];
       return;
     }
   }
 
   /**
-   * Whether `from` calls `to`, directly or not, by calls proven by ids and by the verdicts of ip →
-   * callee pairs stronger than `than` (a larger share held most tightly, then more calls).
+   * Who calls whom: calls proven by ids, and the verdicts of ip → callee pairs stronger than `than`
+   * (a larger share held most tightly, then more calls).
    */
-  private reaches(from: string, to: string, than: { strength: number; calls: number }, except: Tally | null): boolean {
-    const edges = new Map<string, Set<string>>();
+  private callGraph(than: { strength: number; calls: number }, except: Tally | null): CallGraph {
+    const edges: CallGraph = new Map();
     for (const [caller, called] of this.provenCalls) edges.set(caller, new Set(called));
     for (const g of this.byCallee.values()) {
       if (g === except || g.verdict === null || g.verdict === 'none') continue;
@@ -160,21 +164,29 @@ export class CallerEvidence {
       if (!called) edges.set(caller, (called = new Set()));
       called.add(g.callee);
     }
-    const seen = new Set([from]);
-    const queue = [from];
-    while (queue.length > 0) {
-      for (const next of edges.get(queue.pop()!) ?? []) {
-        if (next === to) return true;
-        if (!seen.has(next)) queue.push(next), seen.add(next);
-      }
-    }
-    return false;
+    return edges;
   }
 
   private tallies(call: Exchange): Tally[] {
     const callee = endpointOf(call.server);
     return [remember(this.byConnection, call.connectionId, callee), remember(this.byCallee, calleeKey(call), callee)];
   }
+}
+
+/** Caller endpoint → endpoints it calls. */
+type CallGraph = Map<string, Set<string>>;
+
+/** Whether `from` calls `to`, directly or through others. */
+function reaches(graph: CallGraph, from: string, to: string): boolean {
+  const seen = new Set([from]);
+  const queue = [from];
+  while (queue.length > 0) {
+    for (const next of graph.get(queue.pop()!) ?? []) {
+      if (next === to) return true;
+      if (!seen.has(next)) queue.push(next), seen.add(next);
+    }
+  }
+  return false;
 }
 
 function tightestOf<T extends CallerWindow>(windows: readonly T[]): T | null {
