@@ -55,6 +55,15 @@ interface TimingCall {
   evidenced: boolean;
 }
 
+/** A MySQL connection's transaction: the call its commands join until COMMIT / ROLLBACK. */
+interface Session {
+  open: TimingCall | null;
+  autocommit: boolean;
+}
+
+/** MySQL connections whose transaction state is kept at once. */
+const MAX_SESSIONS = 65_536;
+
 /** An exchange in the index of possible parents: its whole window. */
 interface Held {
   start: number;
@@ -81,6 +90,8 @@ export class ParentLinker {
   private readonly timingCall = new Map<LinkNode, TimingCall>();
   /** Last MySQL exchange per connection, for statement continuity. */
   private readonly lastOnConnection = new Map<number, LinkNode>();
+  /** MySQL connections in a transaction or out of autocommit, for transaction continuity. */
+  private readonly sessions = new Map<number, Session>();
   private readonly operations = new Map<LinkNode, string>();
   /** Values named in the targets of possible parents (linking-values.ts), computed when first asked. */
   private readonly targetValues = new Map<LinkNode, ReadonlySet<string>>();
@@ -105,13 +116,37 @@ export class ParentLinker {
     if (node.x.protocol === 'mysql') this.lastOnConnection.set(node.x.connectionId, node);
     if (isConnectionLifecycle(node.x)) return;
     const continued = previous ? this.timingCall.get(previous) : undefined;
-    if (previous && continued && continuesStatement(previous.x, node.x)) {
-      this.timingCall.set(node, continued);
-      if (!continued.head.decided) continued.members.push(node);
-      else this.inherit(continued, node);
+    const continues = previous && continued && (continuesStatement(previous.x, node.x) || checksOut(previous, continued));
+    if (node.x.protocol !== 'mysql') {
+      this.wait(node);
       return;
     }
-    this.wait(node);
+    const step = transactionStep(node.x);
+    const session = this.sessions.get(node.x.connectionId) ?? { open: null, autocommit: true };
+    let call: TimingCall;
+    if (continues) this.join((call = continued), node);
+    else if (session.open && step !== 'begin' && !carriesIds(node)) this.join((call = session.open), node);
+    else call = this.wait(node); // a statement with its own ids is linked by them, the transaction stays open
+    if (step === 'begin') session.open = call;
+    else if (step === 'end') session.open = null;
+    else if (step === null && !session.autocommit) session.open ??= call;
+    else if (step !== null) session.autocommit = step === 'autocommit-on';
+    this.remember(node.x.connectionId, session);
+  }
+
+  /** A command that is one call with those before it (a statement, a transaction). */
+  private join(call: TimingCall, node: LinkNode): void {
+    this.timingCall.set(node, call);
+    if (!call.head.decided) call.members.push(node);
+    else this.inherit(call, node);
+  }
+
+  /** Keeps a connection's transaction state while it says something (bounded: the oldest goes first). */
+  private remember(connectionId: number, session: Session): void {
+    this.sessions.delete(connectionId);
+    if (session.open === null && session.autocommit) return;
+    if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+    this.sessions.set(connectionId, session);
   }
 
   /** Decides the parent of every node in `due` (their parents have been added by now). */
@@ -186,6 +221,7 @@ export class ParentLinker {
     this.waiting.clear();
     this.timingCall.clear();
     this.lastOnConnection.clear();
+    this.sessions.clear();
     this.operations.clear();
     this.targetValues.clear();
     this.callers.clear();
@@ -326,7 +362,7 @@ export class ParentLinker {
    */
   private byValue(call: TimingCall, pool: LinkNode[]): LinkNode[] {
     if (pool.length < 2) return pool;
-    const values = callValues(call.head.x);
+    const values = [call.head, ...call.members].flatMap((n) => callValues(n.x));
     if (values.length === 0) return pool;
     const sharing = pool.filter((p) => {
       let named = this.targetValues.get(p);
@@ -485,6 +521,23 @@ export function continuesStatement(previous: Exchange, next: Exchange): boolean 
   return STATEMENT_OPENERS.has(a.command) || STATEMENT_FOLLOWERS.has(b.command);
 }
 
+/**
+ * How a MySQL command moves its connection's transaction: BEGIN / START TRANSACTION opens one, COMMIT
+ * / ROLLBACK (not to a savepoint) ends it, `SET autocommit = 0` makes every statement open one.
+ */
+export function transactionStep(x: Exchange): 'begin' | 'end' | 'autocommit-off' | 'autocommit-on' | null {
+  const r = x.request as MysqlRequestInfo;
+  if (r.command !== 'QUERY' || !r.normalizedSql || !r.sql) return null;
+  const sql = r.normalizedSql.trim().replace(/;$/, '').toUpperCase();
+  if (/^(BEGIN( WORK)?|START TRANSACTION\b.*)$/.test(sql)) return 'begin';
+  if (/^(COMMIT|ROLLBACK)( WORK)?( AND (NO )?CHAIN)?( (NO )?RELEASE)?$/.test(sql)) return 'end';
+  if (!/^SET (@@)?(SESSION |LOCAL |SESSION\.|LOCAL\.)?AUTOCOMMIT\s*=/.test(sql)) return null;
+  // The value from the text as sent: normalising made it `?`.
+  const value = /AUTOCOMMIT\s*=\s*'?(\w+)'?\s*;?\s*$/i.exec(r.sql.trim())?.[1]?.toUpperCase();
+  if (value === undefined) return null;
+  return value === '0' || value === 'OFF' || value === 'FALSE' ? 'autocommit-off' : 'autocommit-on';
+}
+
 const STATEMENT_OPENERS = new Set(['STMT_PREPARE', 'STMT_SEND_LONG_DATA']);
 const STATEMENT_FOLLOWERS = new Set(['STMT_SEND_LONG_DATA', 'STMT_FETCH', 'STMT_RESET', 'STMT_CLOSE']);
 
@@ -504,6 +557,14 @@ function servingUntil(p: LinkNode): number {
  */
 function carriesIds(node: LinkNode): boolean {
   return node.idTraceId !== null || node.ctx.requestId !== null;
+}
+
+/**
+ * A PING alone, just before the next command on its connection: a pool checking the connection as it
+ * hands it out, for the request that command is made for.
+ */
+function checksOut(previous: LinkNode, call: TimingCall): boolean {
+  return previous.x.protocol === 'mysql' && (previous.x.request as MysqlRequestInfo).command === 'PING' && call.head === previous && call.members.length === 0;
 }
 
 /** MySQL login and quit belong to a pooled connection, not to the request that happened to be running. */
