@@ -1,0 +1,87 @@
+// A real capture with every service on one address: fixtures/single-host.pcap (nginx → Node.js API →
+// @grpc/grpc-js inventory → MariaDB through mysql2 and mariadb, a load generator, all on 127.0.0.1;
+// fixtures/single-host/run.sh). The truth is what the API and the inventory logged per request.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { before, describe, it } from 'node:test';
+import type { GrpcRequestInfo, HttpRequestInfo, MysqlRequestInfo } from '../src/protocols/types.js';
+import type { SpanRecord } from '../src/correlate/types.js';
+import { analyzeFiles } from './lib/analyze-file.js';
+
+const CAPTURE = 'fixtures/single-host.pcap';
+const [GATEWAY, API, INVENTORY, DB] = [8088, 7001, 7002, 3306];
+
+interface Logged {
+  svc: 'api' | 'inventory';
+  kind: 'http' | 'grpc' | 'sql';
+  method?: string;
+  path?: string;
+  rid: string;
+  sql?: string;
+}
+const logged: Logged[] = readFileSync('fixtures/single-host.services.jsonl', 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+describe('single host: every service on 127.0.0.1', () => {
+  let spans: SpanRecord[] = [];
+  const byId = new Map<string, SpanRecord>();
+  const parentOf = (s: SpanRecord): SpanRecord | undefined => (s.parentSpanId ? byId.get(s.parentSpanId) : undefined);
+  const into = (port: number): SpanRecord[] => spans.filter((s) => s.server.port === port);
+  const http = (s: SpanRecord): HttpRequestInfo => s.request as HttpRequestInfo;
+
+  before(async () => {
+    spans = (await analyzeFiles([CAPTURE])).spans;
+    for (const s of spans) byId.set(s.spanId, s);
+  });
+
+  it('every request the API logged came through the gateway, linked by timing to the request it forwarded', () => {
+    const requests = logged.filter((l) => l.svc === 'api');
+    assert.equal(into(API).length, requests.length);
+    for (const l of requests) {
+      const [hop] = into(API).filter((s) => s.requestId === l.rid);
+      assert.ok(hop, `no exchange into the API with ${l.rid}`);
+      assert.deepEqual([http(hop).method, http(hop).path], [l.method, l.path]);
+      const front = parentOf(hop);
+      assert.equal(front?.server.port, GATEWAY, `${l.method} ${l.path}: parent ${front?.server.port}`);
+      assert.deepEqual([http(front!).method, http(front!).path, hop.link], [l.method, l.path, 'timing']);
+    }
+  });
+
+  it('the load generator on the host is nobody\'s callee: every request into the gateway is a root', () => {
+    assert.equal(into(GATEWAY).length, logged.filter((l) => l.svc === 'api').length);
+    assert.deepEqual(into(GATEWAY).filter((s) => s.parentSpanId !== null).map((s) => `${http(s).method} ${http(s).path} under ${parentOf(s)?.server.port}`), []);
+  });
+
+  it('every gRPC call the inventory logged is under the API request with its request id', () => {
+    const calls = logged.filter((l) => l.kind === 'grpc');
+    assert.equal(into(INVENTORY).length, calls.length);
+    for (const l of calls) {
+      const call = into(INVENTORY).find((s) => s.requestId === l.rid)!;
+      assert.equal((call.request as GrpcRequestInfo).path, `/xshop.Inventory/${l.method}`);
+      assert.deepEqual([parentOf(call)?.server.port, parentOf(call)?.requestId, call.link], [API, l.rid, 'request-id']);
+    }
+  });
+
+  it('every statement is under an inventory call of the kind that makes it', () => {
+    const makers: Record<string, string[]> = {
+      STMT_PREPARE: ['Get'],
+      STMT_EXECUTE: ['Get'],
+      QUERY: ['Reserve', 'Watch'],
+      PING: ['Reserve'], // the mariadb connector pings a pooled connection as it hands it out
+    };
+    const statements = into(DB).filter((s) => !['LOGIN', 'QUIT'].includes((s.request as MysqlRequestInfo).command));
+    assert.ok(statements.length > 200);
+    for (const s of statements) {
+      const { command, sql } = s.request as MysqlRequestInfo;
+      const parent = parentOf(s);
+      assert.equal(parent?.server.port, INVENTORY, `${command} ${sql}: parent ${parent?.server.port}`);
+      const method = (parent!.request as GrpcRequestInfo).method;
+      const expected = sql?.includes('rid=') ? ['Watch'] : sql && /^(START|UPDATE|INSERT|COMMIT|ROLLBACK)/.test(sql) ? ['Reserve'] : makers[command]!;
+      assert.ok(expected.includes(method), `${command} ${sql} under ${method}`);
+    }
+  });
+
+  it('the service map reads gateway → API → inventory → database', () => {
+    const edges = new Set(spans.filter((s) => (s.request as MysqlRequestInfo).command !== 'LOGIN').map((s) => `${s.peerService} -> ${s.service}`));
+    assert.deepEqual([...edges].sort(), ['127.0.0.1 -> 127.0.0.1:8088', '127.0.0.1:7002 -> mysql@127.0.0.1:3306', '127.0.0.1:8088 -> shop.internal', 'shop.internal -> 127.0.0.1:7002']);
+  });
+});
