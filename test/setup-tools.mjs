@@ -3,7 +3,7 @@
 // the tests that need it skip with that reason.
 import { execFileSync, spawnSync } from 'node:child_process';
 
-const tools = { tshark: 'tshark', capinfos: 'wireshark-common', editcap: 'wireshark-common', tcpdump: 'tcpdump', ip: 'iproute2' };
+const tools = { tshark: 'tshark', capinfos: 'wireshark-common', editcap: 'wireshark-common', tcpdump: 'tcpdump', ip: 'iproute2', iptables: 'iptables' };
 const headers = '/usr/include/pcap/pcap.h';
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const missing = Object.keys(tools).filter((t) => !has(t));

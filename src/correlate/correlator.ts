@@ -218,6 +218,7 @@ export class Correlator {
       client: x.client,
       server: x.server,
       originalClient: x.originalClient ?? null,
+      dialedServer: x.dialedServer ?? null,
       connectionId: x.connectionId,
       index: x.index,
       streamId: x.streamId,

@@ -40,6 +40,8 @@ export interface SpanRecord {
   server: Endpoint;
   /** The client a load balancer's PROXY protocol header named (`client` is the balancer); else null. */
   originalClient: Endpoint | null;
+  /** The address the client dialed, when the capture saw the connection before and after destination NAT; else null. */
+  dialedServer: Endpoint | null;
   connectionId: number;
   index: number;
   streamId: number | null;

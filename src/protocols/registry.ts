@@ -102,6 +102,7 @@ export class ProtocolDispatcher implements StreamFactory {
       flow,
       emit: (x) => {
         if (connection.originalClient) x.originalClient = connection.originalClient;
+        if (flow.dialedServer) x.dialedServer = flow.dialedServer;
         emit(x);
       },
       counters: this.opts.counters,

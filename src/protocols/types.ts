@@ -115,6 +115,8 @@ export interface Exchange {
    * first byte (`client` is then the balancer). Absent or null without one.
    */
   originalClient?: Endpoint | null;
+  /** The server address the client dialed before destination NAT (Flow.dialedServer). Absent or null without. */
+  dialedServer?: Endpoint | null;
   /** Position of the request on its connection, from 0 (HTTP/2: order of stream opening). */
   index: number;
   /** Absolute TCP sequence number of the first request byte, null if unknown (after a gap). */

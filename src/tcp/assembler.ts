@@ -90,6 +90,8 @@ export class TcpAssembler {
   private readonly recentlyClosed = new Map<string, { closedAt: number; flow: TcpFlow }>();
   /** Flows holding out-of-order bytes, in the order they started buffering. */
   private readonly flowsWithBuffers = new Set<TcpFlow>();
+  /** Open flows by their initial sequence numbers (TcpFlow.isnPair), to find NAT twins. */
+  private readonly byIsns = new Map<string, TcpFlow>();
   private readonly ctx: FlowContext;
   private readonly maxOpenFlows: number;
   private readonly idleTimeoutUs: number;
@@ -146,7 +148,23 @@ export class TcpAssembler {
       flow = this.openFlow(key, s, ts);
     }
     flow.segment(s, flow.directionOf(s), ts);
+    if (syn) this.findTwin(flow, ts);
     if (this.bufferedTotal > this.maxBufferedTotal) this.enforceTotalCap(ts);
+  }
+
+  /**
+   * `tcpdump -i any` on a host that translates addresses (Docker port mappings, Kubernetes services)
+   * sees each connection twice, before and after NAT, with the same initial sequence numbers: it is
+   * analysed once (`tcp.nat-twins`), with the client and server as they really are.
+   */
+  private findTwin(flow: TcpFlow, ts: number): void {
+    const isns = flow.isnPair;
+    if (isns === null) return;
+    const twin = this.byIsns.get(isns);
+    if (twin === undefined || twin.isClosed) return void this.byIsns.set(isns, flow);
+    if (twin === flow) return;
+    if (flow.pairTwins(twin, ts)) this.opts.counters.add('tcp.nat-twins');
+    this.byIsns.delete(isns);
   }
 
   /** Flush, as idle, every flow whose latest packet is older than `ts`. */
@@ -230,6 +248,8 @@ export class TcpAssembler {
   }
 
   private flowClosed(flow: TcpFlow, tornDown: boolean): void {
+    const isns = flow.isnPair;
+    if (isns !== null && this.byIsns.get(isns) === flow) this.byIsns.delete(isns);
     const key = flow.key;
     if (this.flows.get(key.low, key.high, key.ports) === flow) this.flows.delete(key);
     this.flowsWithBuffers.delete(flow);

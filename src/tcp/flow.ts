@@ -43,7 +43,13 @@ export class TcpFlow implements Flow, HalfStreamSink {
   private latestTs: number;
   /** Indexed by Direction; swapped together with the roles. */
   private readonly halves: [HalfStream, HalfStream];
-  private readonly handler: StreamHandler;
+  private handler: StreamHandler;
+  /** When a NAT twin was found: the addresses of both ends as they really are (see pairTwins). */
+  private translated: { client: Endpoint; server: Endpoint } | null = null;
+  private translatedFrom: Endpoint | null = null;
+  /** First SYN and first SYN-ACK seen. */
+  private synTs: number | null = null;
+  private synAckTs: number | null = null;
   /** The handler returned from a data call: roles can no longer change. */
   private dataConsumed = false;
   bufferedBytes = 0;
@@ -66,10 +72,39 @@ export class TcpFlow implements Flow, HalfStreamSink {
   }
 
   get client(): Endpoint {
-    return this.clientEndpoint;
+    return this.translated?.client ?? this.clientEndpoint;
   }
   get server(): Endpoint {
-    return this.serverEndpoint;
+    return this.translated?.server ?? this.serverEndpoint;
+  }
+
+  /** Both initial sequence numbers, once the handshake showed them: what NAT does not change. */
+  get dialedServer(): Endpoint | null {
+    return this.translatedFrom;
+  }
+
+  get isnPair(): string | null {
+    const [client, server] = this.halves;
+    return client.isn === null || server.isn === null ? null : `${client.isn} ${server.isn}`;
+  }
+
+  /**
+   * `twin` is this same connection seen on another interface before or after address translation
+   * (same initial sequence numbers both ways). The one whose SYN was seen first shows the client as
+   * it is (before SNAT), the one whose SYN-ACK was seen first the server as it is (after DNAT): this
+   * flow reports those, and `twin` stops feeding its handler. False when either already delivered
+   * data (then both stay as they are).
+   */
+  pairTwins(twin: TcpFlow, ts: number): boolean {
+    if (this.dataConsumed || twin.dataConsumed || this.translated || twin.translated) return false;
+    const first = (a: number | null, b: number | null): boolean => (a ?? Infinity) <= (b ?? Infinity);
+    const client = first(this.synTs, twin.synTs) ? this.clientEndpoint : twin.clientEndpoint;
+    const server = first(this.synAckTs, twin.synAckTs) ? this.serverEndpoint : twin.serverEndpoint;
+    const dialed = first(this.synTs, twin.synTs) ? this.serverEndpoint : twin.serverEndpoint;
+    this.translated = { client, server };
+    if (dialed.ip !== server.ip || dialed.port !== server.port) this.translatedFrom = dialed;
+    twin.mute(ts);
+    return true;
   }
   get handshake(): boolean {
     return this.handshakeSeen;
@@ -127,6 +162,8 @@ export class TcpFlow implements Flow, HalfStreamSink {
     own.stats.packets++;
     let dataSeq = s.seq;
     if (flags & TCP_SYN) {
+      if (flags & TCP_ACK) this.synAckTs ??= ts;
+      else this.synTs ??= ts;
       if (!this.handshakeSeen) {
         this.handshakeSeen = true;
         const senderRole: Direction = flags & TCP_ACK ? 1 : 0;
@@ -220,7 +257,19 @@ export class TcpFlow implements Flow, HalfStreamSink {
     this.ctx.closed(this, tornDown);
   }
 
+  /** The handler hears nothing more (a twin analyses this connection); it is closed now. */
+  private mute(ts: number): void {
+    const handler = this.handler;
+    this.handler = IGNORED_STREAM;
+    try {
+      handler.close(ts);
+    } catch {
+      this.ctx.counters.add('tcp.handler-errors');
+    }
+  }
+
   private swapInternal(): void {
+    if (this.translated) this.translated = { client: this.translated.server, server: this.translated.client };
     const [a, b] = this.halves;
     this.halves[0] = b;
     this.halves[1] = a;

@@ -55,6 +55,11 @@ export interface Flow {
   readonly stats: [DirectionStats, DirectionStats];
   /** How each direction ended, null while open. */
   readonly ended: [EndReason | null, EndReason | null];
+  /**
+   * The server address the client dialed, when the capture saw this connection both before and after
+   * destination NAT (`server` is then the address that answered); else null.
+   */
+  readonly dialedServer?: Endpoint | null;
   /** Whether swapRoles is still allowed (no data delivered to the handler yet). */
   readonly canSwapRoles: boolean;
   /**

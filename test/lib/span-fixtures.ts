@@ -80,6 +80,7 @@ export function makeRecord(over: Partial<SpanRecord> & { n?: number } = {}): Spa
     client: { ip: '10.0.0.1', port: 40000 + n },
     server: { ip: '10.0.0.2', port: 8080 },
     originalClient: null,
+    dialedServer: null,
     connectionId: n,
     index: 0,
     streamId: null,

@@ -287,6 +287,12 @@ export class AnalysisSession {
     if (late > 0) warnings.push(`${late} packets came later than --reorder-window allows and were taken as they came`);
     const gaps = this.counters.get('tcp.gaps');
     if (gaps > 0) warnings.push(`${gaps} TCP gaps (${this.counters.get('tcp.gap-bytes')} bytes never captured)`);
+    const twins = this.counters.get('tcp.nat-twins');
+    if (twins > 0) {
+      warnings.push(`${twins} connections seen twice, before and after address translation (NAT): each analysed once, between the real client and server (dialedServer keeps the address dialed)`);
+    }
+    const noCaller = this.counters.get('correlate.timing-no-caller');
+    if (noCaller > 0) warnings.push(`${noCaller} calls from an address several services share left as roots: none of those services was seen making them`);
     const ambiguous = this.counters.get('correlate.timing-ambiguous');
     if (ambiguous > 0) warnings.push(`${ambiguous} timing-only parent links chosen among several candidates`);
     const failing = this.failures.top();

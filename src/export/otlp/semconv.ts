@@ -165,15 +165,19 @@ function describeMysql(
   return { name, client: outcome, server: outcome };
 }
 
-/** `server.address`/`server.port`: the name the caller used when the wire shows it, else the socket. */
+/**
+ * `server.address`/`server.port`: the name the caller used when the wire shows it, else the address it
+ * dialed (before destination NAT, when the capture saw both), else the socket.
+ */
 function addServerAddress(authority: string | null, record: SpanRecord, out: OtlpKeyValue[]): void {
   const fromAuthority = authority ? splitHostPort(authority) : null;
+  const dialed = record.dialedServer ?? record.server;
   if (fromAuthority && fromAuthority.host) {
     out.push(stringAttr('server.address', fromAuthority.host));
-    out.push(intAttr('server.port', fromAuthority.port ?? record.server.port));
+    out.push(intAttr('server.port', fromAuthority.port ?? dialed.port));
   } else {
-    out.push(stringAttr('server.address', record.server.ip));
-    out.push(intAttr('server.port', record.server.port));
+    out.push(stringAttr('server.address', dialed.ip));
+    out.push(intAttr('server.port', dialed.port));
   }
 }
 
