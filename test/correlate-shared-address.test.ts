@@ -1,5 +1,6 @@
 // Services sharing one address (one host, loopback): which endpoint made a connection's calls, a load
-// generator on the host that is nobody's callee, ids that begin at a gateway, and streaming servers.
+// generator on the host that is nobody's callee, ids that begin at a gateway; and when a server is
+// still serving: streaming answers, proxies passing an answer through.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TraceContextExtractor } from '../src/correlate/context.js';
@@ -7,6 +8,7 @@ import { Correlator } from '../src/correlate/correlator.js';
 import { ServiceNamer } from '../src/correlate/naming.js';
 import type { SpanNode, SpanRecord } from '../src/correlate/types.js';
 import type { Exchange, HeaderField } from '../src/protocols/types.js';
+import type { Endpoint } from '../src/tcp/types.js';
 import { Counters } from '../src/util/counters.js';
 import { correlateAll, exchangeOf } from './lib/exchange-fixtures.js';
 import { T0 } from './lib/span-fixtures.js';
@@ -193,5 +195,37 @@ describe('a server streaming its answer', () => {
     const { spans } = correlateAll([grpc(1, 0, 1000, 'Get', 1, 100), grpc(3, 400, 700, 'Get', 1, 690), query(1, 500)]);
     const later = spans.find((s) => s.streamId === 3)!;
     assert.equal(spans.find((s) => s.protocol === 'mysql')!.parentSpanId, later.spanId);
+  });
+});
+
+describe('a proxy passing answers through', () => {
+  // A gRPC proxy forwards the upstream's response headers as they come, before the upstream call ends.
+  const grpc = (n: number, client: Endpoint, server: Endpoint, from: number, answered: number, to: number): Exchange =>
+    exchangeOf({
+      protocol: 'grpc',
+      connectionId: n,
+      client,
+      server,
+      index: n,
+      streamId: 1,
+      requestSeq: null,
+      startUs: T0 + from,
+      requestEndUs: T0 + from + 20,
+      responseStartUs: T0 + answered,
+      endUs: T0 + to,
+      request: { service: 'shop.Inventory', method: 'Get', path: '/shop.Inventory/Get', authority: null, streamId: 1, messages: 1, messageBytes: 4, compressedMessages: 0, timeoutMs: null, callKind: 'unary' },
+      response: { httpStatus: 200, grpcStatus: 0, grpcMessage: null, messages: 1, messageBytes: 9, compressedMessages: 0, trailersOnly: false, reset: null },
+    });
+  const proxy = { ip: '10.0.0.5', port: 8089 };
+  const upstream = { ip: '10.0.0.6', port: 50051 };
+
+  it('the upstream call that ends after the proxy began answering is still the call made for that request', () => {
+    const first = grpc(1, { ip: '10.0.0.2', port: 40001 }, proxy, 0, 5_000, 10_000);
+    const second = grpc(2, { ip: '10.0.0.2', port: 40002 }, proxy, 50, 19_000, 20_000);
+    const forFirst = grpc(3, { ip: proxy.ip, port: 41000 }, upstream, 100, 4_900, 9_900);
+    const forSecond = grpc(4, { ip: proxy.ip, port: 41001 }, upstream, 150, 18_900, 19_500);
+    const { spans } = correlateAll([first, second, forFirst, forSecond]);
+    const spanOf = (n: number): SpanRecord => spans.find((s) => s.connectionId === n)!;
+    assert.deepEqual([spanOf(3).parentSpanId, spanOf(4).parentSpanId], [spanOf(1).spanId, spanOf(2).spanId]);
   });
 });

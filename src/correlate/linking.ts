@@ -292,7 +292,7 @@ export class ParentLinker {
   private possibleParents(call: TimingCall): LinkNode[] {
     const { found, tol, start, end } = this.containing(call);
     const mine = this.byCaller(call, found);
-    const serving = mine.filter((p) => p.x.requestEndUs - tol <= start && end <= servingUntil(p) + tol);
+    const serving = mine.filter((p) => p.x.requestEndUs - tol <= start && start <= servingUntil(p) + tol);
     return (serving.length > 0 ? serving : mine).sort(byArrival);
   }
 
