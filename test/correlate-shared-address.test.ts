@@ -133,6 +133,57 @@ describe('services sharing one address', () => {
   });
 });
 
+describe('one process serving on two ports of its address', () => {
+  // An API answering HTTP on :8080 and gRPC on :9090, one database pool of three connections for both;
+  // requests alternate, so every connection serves both ports.
+  const APP = '10.0.0.3';
+  const exchanges = Array.from({ length: 24 }, (_, i) => {
+    const s = T0 + i * 700;
+    const onGrpc = i % 2 === 1;
+    const id = String(100 + i);
+    const into = exchangeOf({
+      protocol: onGrpc ? 'grpc' : 'http',
+      connectionId: 1 + i,
+      client: { ip: '10.0.0.2', port: 40000 + i },
+      server: { ip: APP, port: onGrpc ? 9090 : 8080 },
+      streamId: onGrpc ? 1 : null,
+      startUs: s,
+      requestEndUs: s + 20,
+      responseStartUs: s + 980,
+      endUs: s + 1000,
+      request: onGrpc
+        ? { service: 'shop.Items', method: 'Get', path: '/shop.Items/Get', authority: null, streamId: 1, messages: 1, messageBytes: 4, compressedMessages: 0, timeoutMs: null, callKind: 'unary' }
+        : { method: 'GET', path: `/items/${id}`, host: null, version: '1.1', bodyBytes: 0 },
+      response: onGrpc ? { httpStatus: 200, grpcStatus: 0, grpcMessage: null, messages: 1, messageBytes: 9, compressedMessages: 0, trailersOnly: false, reset: null } : { status: 200, reason: 'OK', version: '1.1', bodyBytes: 2 },
+      ...(onGrpc ? { linkValues: [id] } : {}),
+    });
+    const query = exchangeOf({
+      protocol: 'mysql',
+      connectionId: 100 + (i % 3),
+      client: { ip: APP, port: 50000 + (i % 3) },
+      server: { ip: '10.0.0.6', port: 3306 },
+      index: i,
+      requestSeq: 5000 + i,
+      startUs: s + 300,
+      requestEndUs: s + 305,
+      responseStartUs: s + 500,
+      endUs: s + 520,
+      request: { command: 'QUERY', sql: `SELECT * FROM items WHERE id = ${id}`, normalizedSql: 'SELECT * FROM items WHERE id = ?', statementId: null, database: 'shop' },
+      response: { ok: true, errorCode: null, sqlState: null, errorMessage: null, rows: 1, columns: 3, affectedRows: null, lastInsertId: null, warnings: 0 },
+    });
+    return [into, query];
+  }).flat();
+
+  it('its calls stay linked to the request of either port they were made for', () => {
+    const { spans } = correlateAll(exchanges);
+    const bySpan = new Map(spans.map((s) => [s.spanId, s]));
+    for (const q of spans.filter((s) => s.protocol === 'mysql')) {
+      const parent = q.parentSpanId ? bySpan.get(q.parentSpanId) : undefined;
+      assert.equal(parent?.connectionId, 1 + q.index, `query ${q.index} under ${parent?.connectionId}`);
+    }
+  });
+});
+
 describe('a request id that begins at the caller', () => {
   const into = (over: Partial<Exchange>): Exchange => exchangeOf({ client: { ip: '10.0.0.1', port: 40000 }, server: { ip: '10.0.0.2', port: 80 }, startUs: T0, requestEndUs: T0 + 10, responseStartUs: T0 + 990, endUs: T0 + 1000, ...over });
   const call = exchangeOf({ connectionId: 2, client: { ip: '10.0.0.2', port: 41000 }, server: { ip: '10.0.0.3', port: 8080 }, startUs: T0 + 100, requestEndUs: T0 + 110, responseStartUs: T0 + 800, endUs: T0 + 900, requestHeaders: [['x-request-id', 'gw-generated-1']] });

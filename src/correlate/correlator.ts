@@ -202,7 +202,7 @@ export class Correlator {
   private callerOf(node: LinkNode): Endpoint | null {
     if (node.parent) return node.parent.x.server;
     const verdict = this.linker.callerOf(node.x);
-    return verdict === null || verdict === 'none' ? null : verdict.server;
+    return verdict === null || verdict === 'none' || verdict.servers.length > 1 ? null : verdict.servers[0]!;
   }
 
   private toRecord(node: LinkNode, traceId: string): SpanRecord {

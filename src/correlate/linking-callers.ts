@@ -9,11 +9,12 @@ import type { Endpoint } from '../tcp/types.js';
  * address of several servers, so "an exchange into the caller" is an exchange into any of them, and a
  * load generator on that host looks like every one of them. A TCP connection belongs to one process,
  * though, and a service makes its calls while serving its own requests: nearly all of them fall inside
- * the windows of its endpoint, most often as the tightest window around them. What a connection's
+ * the windows of its endpoint (or of its few endpoints: an HTTP and a gRPC port of one process), most
+ * often as the tightest window around them. What a connection's
  * calls showed (for a connection with too few calls yet, what the calls from its ip to its callee
  * showed) gives its caller, or says that no endpoint seen explains them.
  */
-export type CallerVerdict = { server: Endpoint } | 'none' | null;
+export type CallerVerdict = { servers: Endpoint[] } | 'none' | null;
 
 export interface CallerWindow {
   x: Exchange;
@@ -23,6 +24,8 @@ export interface CallerWindow {
 
 /** Calls seen before a verdict from timing is given. */
 const MIN_CALLS = 5;
+/** Most endpoints one process is taken to serve on (an HTTP port, a gRPC port, an admin port). */
+const MAX_CALLER_ENDPOINTS = 3;
 /** Share of the calls the caller's windows must contain... */
 const CONTAINED_SHARE = 0.9;
 /** ...and hold most tightly. */
@@ -38,6 +41,8 @@ interface Tally {
   /** Per endpoint: calls inside one of its windows; calls where its window was the tightest. */
   contained: Map<string, number>;
   tightest: Map<string, number>;
+  /** Calls per set of endpoints containing them (keys: endpoints joined by '|', sorted). */
+  together: Map<string, number>;
   /** Per endpoint: calls linked to it by an id. */
   byId: Map<string, number>;
   /** The endpoints behind the keys above. */
@@ -64,6 +69,7 @@ export class CallerEvidence {
     for (const tally of this.tallies(call)) {
       tally.calls++;
       for (const e of endpoints) bump(tally.contained, e);
+      if (endpoints.size > 0) bump(tally.together, [...endpoints].sort().join('|'));
       if (tightest) bump(tally.tightest, endpointOf(tightest.x.server));
       for (const p of containing) tally.servers.set(endpointOf(p.x.server), p.x.server);
       this.judge(tally);
@@ -100,8 +106,8 @@ export class CallerEvidence {
     if (parents.length === 0 || this.endpointsAt(call.client.ip) < 2) return parents;
     const verdict = this.verdict(call);
     if (verdict === 'none') return [];
-    let server = verdict?.server;
-    if (!server) {
+    let servers = verdict?.servers;
+    if (!servers) {
       const graph = this.callGraph({ strength: -1, calls: 0 }, null);
       const callee = endpointOf(call.server);
       const possible = parents.filter((p) => !reaches(graph, callee, endpointOf(p.x.server)));
@@ -109,9 +115,9 @@ export class CallerEvidence {
       const endpoints = new Set(possible.map((p) => endpointOf(p.x.server)));
       const calling = (e: string): boolean => [...endpoints].some((other) => other !== e && reaches(graph, e, other));
       const innermost = possible.filter((p) => !calling(endpointOf(p.x.server)));
-      server = tightestOf(innermost.length > 0 ? innermost : possible)!.x.server;
+      servers = [tightestOf(innermost.length > 0 ? innermost : possible)!.x.server];
     }
-    return parents.filter((p) => p.x.server.port === server.port && p.x.server.ip === server.ip);
+    return parents.filter((p) => servers.some((s) => p.x.server.port === s.port && p.x.server.ip === s.ip));
   }
 
   clear(): void {
@@ -135,7 +141,7 @@ export class CallerEvidence {
       else if (n === most) best = null;
     }
     if (best !== null || t.byId.size > 0) {
-      [t.verdict, t.strength] = best === null ? [null, 0] : [{ server: t.servers.get(best)! }, 1];
+      [t.verdict, t.strength] = best === null ? [null, 0] : [{ servers: [t.servers.get(best)!] }, 1];
       return;
     }
     [t.verdict, t.strength] = [t.calls < MIN_CALLS ? null : 'none', 0];
@@ -144,8 +150,30 @@ export class CallerEvidence {
       const tight = (t.tightest.get(endpoint) ?? 0) / t.calls;
       if (n < CONTAINED_SHARE * t.calls || tight < TIGHTEST_SHARE) continue;
       if (reaches(this.callGraph({ strength: tight, calls: t.calls }, t), t.callee, endpoint)) continue;
-      [t.verdict, t.strength] = [{ server: t.servers.get(endpoint)! }, tight];
+      [t.verdict, t.strength] = [{ servers: [t.servers.get(endpoint)!] }, tight];
       return;
+    }
+    this.judgeTogether(t);
+  }
+
+  /**
+   * No one endpoint explains the calls; a few together may (one process serving HTTP and gRPC, sharing
+   * a pool): those holding the calls most tightly, added one by one, none the callee is known to call.
+   */
+  private judgeTogether(t: Tally): void {
+    const graph = this.callGraph({ strength: -1, calls: 0 }, t);
+    const ranked = [...t.tightest].filter(([e]) => !reaches(graph, t.callee, e)).sort((a, b) => b[1] - a[1]);
+    const chosen: string[] = [];
+    let tight = 0;
+    for (const [endpoint, n] of ranked.slice(0, MAX_CALLER_ENDPOINTS)) {
+      chosen.push(endpoint);
+      tight += n;
+      let contained = 0;
+      for (const [set, count] of t.together) if (set.split('|').some((e) => chosen.includes(e))) contained += count;
+      if (chosen.length > 1 && contained >= CONTAINED_SHARE * t.calls && tight >= TIGHTEST_SHARE * t.calls) {
+        [t.verdict, t.strength] = [{ servers: chosen.map((e) => t.servers.get(e)!) }, tight / t.calls];
+        return;
+      }
     }
   }
 
@@ -159,10 +187,12 @@ export class CallerEvidence {
     for (const g of this.byCallee.values()) {
       if (g === except || g.verdict === null || g.verdict === 'none') continue;
       if (g.strength < than.strength || (g.strength === than.strength && g.calls <= than.calls)) continue;
-      const caller = endpointOf(g.verdict.server);
-      let called = edges.get(caller);
-      if (!called) edges.set(caller, (called = new Set()));
-      called.add(g.callee);
+      for (const server of g.verdict.servers) {
+        const caller = endpointOf(server);
+        let called = edges.get(caller);
+        if (!called) edges.set(caller, (called = new Set()));
+        called.add(g.callee);
+      }
     }
     return edges;
   }
@@ -199,7 +229,7 @@ function remember<K>(tallies: Map<K, Tally>, key: K, callee: string): Tally {
   let tally = tallies.get(key);
   if (!tally) {
     if (tallies.size >= MAX_TALLIES) tallies.delete(tallies.keys().next().value!);
-    tallies.set(key, (tally = { callee, calls: 0, contained: new Map(), tightest: new Map(), byId: new Map(), servers: new Map(), verdict: null, strength: 0 }));
+    tallies.set(key, (tally = { callee, calls: 0, contained: new Map(), tightest: new Map(), together: new Map(), byId: new Map(), servers: new Map(), verdict: null, strength: 0 }));
   }
   return tally;
 }
