@@ -68,6 +68,27 @@ function shop(requests: number): Exchange[] {
   return Array.from({ length: requests }, (_, i) => request(i, i * 20, i % 4 === 0 ? 150 : 30)).flat();
 }
 
+/**
+ * A probe on the host checking the API every other request, quickly, just around that request's query:
+ * the tightest window around most queries is then a probe into the API, not the inventory's call.
+ */
+function probes(requests: number): Exchange[] {
+  return Array.from({ length: Math.ceil(requests / 2) }, (_, k) =>
+    exchangeOf({
+      connectionId: 50,
+      client: { ip: HOST, port: 45000 },
+      server: { ip: HOST, port: API },
+      index: k,
+      requestSeq: 9000 + k,
+      request: { method: 'GET', path: '/healthz', host: null, version: '1.1', bodyBytes: 0 },
+      startUs: T0 + k * 40_000 + 900,
+      requestEndUs: T0 + k * 40_000 + 910,
+      responseStartUs: T0 + k * 40_000 + 1_590,
+      endUs: T0 + k * 40_000 + 1_600,
+    }),
+  );
+}
+
 /** In packet time: each exchange reported at its end, decisions 10 ms after (not all at the end). */
 function streamed(exchanges: Exchange[]): { spans: SpanRecord[]; counters: Counters } {
   const counters = new Counters();
@@ -113,6 +134,12 @@ describe('services sharing one address', () => {
     check(spans, (s) => s.server.port !== GATEWAY);
     // The client on the host makes no call while serving; after a few calls per connection it is seen as such.
     check(spans, (s) => s.server.port === GATEWAY && s.index >= 4 * 5);
+  });
+
+  it('a probe into the API around most queries: queries stay the inventory\'s, probes are roots', () => {
+    const { spans } = streamed([...shop(60), ...probes(60)]);
+    check(spans, (s) => s.server.port === DB || s.server.port === INVENTORY);
+    assert.deepEqual(spans.filter((s) => (s.request as { path?: string }).path === '/healthz' && s.parentSpanId !== null).length, 0);
   });
 
   it('callers are named by the endpoint that made the call; the load generator by its address', () => {

@@ -146,11 +146,17 @@ export class CallerEvidence {
     }
     [t.verdict, t.strength] = [t.calls < MIN_CALLS ? null : 'none', 0];
     if (t.calls < MIN_CALLS) return;
-    for (const [endpoint, n] of t.contained) {
-      const tight = (t.tightest.get(endpoint) ?? 0) / t.calls;
-      if (n < CONTAINED_SHARE * t.calls || tight < TIGHTEST_SHARE) continue;
-      if (reaches(this.callGraph({ strength: tight, calls: t.calls }, t), t.callee, endpoint)) continue;
-      [t.verdict, t.strength] = [{ servers: [t.servers.get(endpoint)!] }, tight];
+    const tightShare = (e: string): number => (t.tightest.get(e) ?? 0) / t.calls;
+    const containing = [...t.contained].filter(([, n]) => n >= CONTAINED_SHARE * t.calls).map(([e]) => e);
+    const open = containing.filter((e) => !reaches(this.callGraph({ strength: tightShare(e), calls: t.calls }, t), t.callee, e));
+    // Nested services all contain a call; the outer ones' tightest windows around it were others'.
+    const graph = this.callGraph({ strength: -1, calls: 0 }, t);
+    for (const e of open) {
+      const outer = open.filter((o) => o !== e && reaches(graph, o, e));
+      if (open.some((o) => o !== e && !outer.includes(o) && reaches(graph, e, o))) continue;
+      const tight = tightShare(e) + outer.reduce((sum, o) => sum + tightShare(o), 0);
+      if (tight < TIGHTEST_SHARE) continue;
+      [t.verdict, t.strength] = [{ servers: [t.servers.get(e)!] }, tight];
       return;
     }
     this.judgeTogether(t);
