@@ -97,6 +97,16 @@ describe('transaction continuity', () => {
     assert.deepEqual(parentPaths(spans, 1), ['/a/11', '/a/11', '/a/11', '/a/11', '/b/22', '/b/22']);
   });
 
+  it('a pool\'s `SELECT 1` just before the next command goes with it too', () => {
+    const { spans } = correlateAll([
+      into(1, '/a/11', 0, 1000),
+      into(2, '/b/22', 100, 2000),
+      command(1, 0, 200, 'SELECT 1'),
+      command(1, 1, 300, 'SELECT stock FROM items WHERE id = 22'),
+    ]);
+    assert.deepEqual(parentPaths(spans, 1), ['/b/22', '/b/22']);
+  });
+
   it('a pool\'s PING just before the transaction goes with it', () => {
     const { spans } = correlateAll([command(1, 0, 250, null, 'PING'), ...exchanges]);
     const ping = spans.find((s) => (s.request as { command: string }).command === 'PING')!;

@@ -129,8 +129,9 @@ export class ParentLinker {
     else call = this.wait(node); // a statement with its own ids is linked by them, the transaction stays open
     if (step === 'begin') session.open = call;
     else if (step === 'end') session.open = null;
-    else if (step === null && !session.autocommit) session.open ??= call;
-    else if (step !== null) session.autocommit = step === 'autocommit-on';
+    else if (step === 'autocommit-on') session.autocommit = true;
+    else if (step === 'autocommit-off') (session.autocommit = false), (session.open ??= call);
+    else if (!session.autocommit) session.open ??= call;
     this.remember(node.x.connectionId, session);
   }
 
@@ -523,7 +524,8 @@ export function continuesStatement(previous: Exchange, next: Exchange): boolean 
 
 /**
  * How a MySQL command moves its connection's transaction: BEGIN / START TRANSACTION opens one, COMMIT
- * / ROLLBACK (not to a savepoint) ends it, `SET autocommit = 0` makes every statement open one.
+ * / ROLLBACK (not to a savepoint) ends it, `SET autocommit = 0` opens one and makes every statement
+ * after a COMMIT open the next.
  */
 export function transactionStep(x: Exchange): 'begin' | 'end' | 'autocommit-off' | 'autocommit-on' | null {
   const r = x.request as MysqlRequestInfo;
@@ -560,11 +562,13 @@ function carriesIds(node: LinkNode): boolean {
 }
 
 /**
- * A PING alone, just before the next command on its connection: a pool checking the connection as it
- * hands it out, for the request that command is made for.
+ * A PING (or `SELECT 1`) alone, just before the next command on its connection: a pool checking the
+ * connection as it hands it out, for the request that command is made for.
  */
 function checksOut(previous: LinkNode, call: TimingCall): boolean {
-  return previous.x.protocol === 'mysql' && (previous.x.request as MysqlRequestInfo).command === 'PING' && call.head === previous && call.members.length === 0;
+  if (previous.x.protocol !== 'mysql' || call.head !== previous || call.members.length > 0) return false;
+  const { command, normalizedSql } = previous.x.request as MysqlRequestInfo;
+  return command === 'PING' || (command === 'QUERY' && normalizedSql?.trim().toUpperCase() === 'SELECT ?');
 }
 
 /** MySQL login and quit belong to a pooled connection, not to the request that happened to be running. */
