@@ -436,7 +436,7 @@ const cases: Case[] = [
   },
   {
     name: 'idle flows are flushed by packet time, with the time of their last packet',
-    packets: [['c', 'PA', 5000, 'ab', 0, 0], ['c', 'PA', 5004, 'ef', 0, 5 * SEC], ['c', 'PA', 5006, 'gh', 0, 126 * SEC]],
+    packets: [['c', 'PA', 5000, 'ab', 0, 0], ['c', 'PA', 5004, 'ef', 0, 5 * SEC], ['c', 'PA', 5006, 'gh', 0, 606 * SEC]],
     expect: [
       '#1 data c @0 "ab"',
       '#1 gap c @2 +2',

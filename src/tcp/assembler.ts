@@ -81,6 +81,12 @@ export interface AssemblerStats {
 }
 
 const SECOND_US = 1_000_000;
+/**
+ * Ten minutes: pooled database connections and gRPC channels sit quiet for minutes, and a flow
+ * flushed while quiet comes back as a new one in mid-stream (an HTTP/2 header table, a MySQL
+ * connection's prepared statements lost). Zeek waits 5 minutes.
+ */
+export const DEFAULT_IDLE_TIMEOUT_US = 600 * SECOND_US;
 const SWEEP_EVERY_US = SECOND_US;
 
 export class TcpAssembler {
@@ -105,7 +111,7 @@ export class TcpAssembler {
   private readonly closedTotals: AssemblerStats = emptyStats();
 
   constructor(private readonly opts: TcpAssemblerOptions) {
-    this.idleTimeoutUs = opts.idleTimeoutUs ?? 120 * SECOND_US;
+    this.idleTimeoutUs = opts.idleTimeoutUs ?? DEFAULT_IDLE_TIMEOUT_US;
     this.maxBufferedTotal = opts.maxBufferedBytesTotal ?? 256 * 1024 * 1024;
     this.closedLingerUs = opts.closedLingerUs ?? 60 * SECOND_US;
     this.maxRecentlyClosed = opts.maxRecentlyClosed ?? 65536;

@@ -90,7 +90,7 @@ export interface StreamFactory {
 export interface AssemblerOptions {
   factory: StreamFactory;
   counters: Counters;
-  /** Flush a connection after this much packet time without packets (µs). Default 120 s. */
+  /** Flush a connection after this much packet time without packets (µs). Default 600 s. */
   idleTimeoutUs?: number;
   /** Out-of-order bytes buffered per connection direction before a gap is forced. Default 4 MiB. */
   maxBufferedBytesPerConnection?: number;

@@ -29,6 +29,7 @@ export interface AnalysisFlags {
   linger: string;
   clockTolerance: string;
   reorderWindow: string;
+  idleTimeout: string;
   slowest: string;
   report: boolean;
   otlp?: string;
@@ -53,6 +54,7 @@ export function addAnalysisOptions(cmd: Command): Command {
     .option('--proto <file...>', '.proto files: decode the first gRPC request/response message of known methods')
     .option('--linger <seconds>', 'packet time an exchange waits for the request that caused it', '30')
     .option('--reorder-window <ms>', 'packet time within which packets that came out of timestamp order (-i any, multi-queue captures) are put back in order; 0 = as they came', '10')
+    .option('--idle-timeout <seconds>', 'packet time without packets after which a connection is taken as gone (pooled and gRPC connections sit quiet for minutes)', '600')
     .option('--clock-tolerance <ms>', 'slack when testing that a call lies within its parent (merged captures of hosts whose clocks differ)', '1')
     .option('--slowest <n>', 'slowest traces drawn in the report', '5')
     .option('--no-report', 'do not print the terminal report')
@@ -209,6 +211,8 @@ export class AnalysisSession {
     }
     const linger = Number(f.linger);
     if (!Number.isFinite(linger) || linger < 0) throw new CliError(`--linger must be a number of seconds, got ${f.linger}`);
+    const idle = Number(f.idleTimeout);
+    if (!Number.isFinite(idle) || idle <= 0) throw new CliError(`--idle-timeout must be a positive number of seconds, got ${f.idleTimeout}`);
     const tolerance = Number(f.clockTolerance);
     if (!Number.isFinite(tolerance) || tolerance < 0) throw new CliError(`--clock-tolerance must be a number of milliseconds, got ${f.clockTolerance}`);
     return {
@@ -218,6 +222,7 @@ export class AnalysisSession {
       requestIdHeaders: f.requestIdHeader,
       names: this.names,
       lingerUs: linger * 1e6,
+      idleTimeoutUs: Math.round(idle * 1e6),
       toleranceUs: Math.round(tolerance * 1000),
       onSpan: (span) => {
         const c = (this.byProtocol[span.protocol] ??= { exchanges: 0, errors: 0, incomplete: 0 });
