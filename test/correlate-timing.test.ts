@@ -7,6 +7,7 @@ import { TraceContextExtractor } from '../src/correlate/context.js';
 import { Correlator } from '../src/correlate/correlator.js';
 import { IntervalIndex, type Interval } from '../src/correlate/linking-intervals.js';
 import { assignInArrivalOrder } from '../src/correlate/linking-matching.js';
+import { CallPatterns } from '../src/correlate/linking-patterns.js';
 import { ServiceNamer } from '../src/correlate/naming.js';
 import type { SpanNode, SpanRecord } from '../src/correlate/types.js';
 import type { Exchange, HeaderField, RequestInfo } from '../src/protocols/types.js';
@@ -520,3 +521,21 @@ function lexLess(a: number[], b: number[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
   return false;
 }
+
+describe('CallPatterns', () => {
+  it('a call is known with its callee: the same path to the gateway and to the API behind it are two calls', () => {
+    const patterns = new CallPatterns({ counters: new Counters() });
+    patterns.learn('GET /watch/:id', 'GET /items/:id', '127.0.0.1:8088');
+    assert.equal(patterns.tier('GET /watch/:id', 'GET /items/:id', '127.0.0.1:8088'), 'makes');
+    assert.equal(patterns.tier('GET /watch/:id', 'GET /items/:id', '127.0.0.1:7001'), 'unknown');
+  });
+
+  it('what is in flight at a kind of call says nothing before 20 such calls were seen', () => {
+    const patterns = new CallPatterns({ counters: new Counters() });
+    for (let i = 0; i < 19; i++) patterns.observe('QUERY SELECT ?', '10.0.0.6:3306', ['GET /watch/:id']);
+    assert.equal(patterns.presenceShare('GET /watch/:id', 'QUERY SELECT ?', '10.0.0.6:3306'), null);
+    patterns.observe('QUERY SELECT ?', '10.0.0.6:3306', ['GET /items/:id']);
+    assert.equal(patterns.presenceShare('GET /watch/:id', 'QUERY SELECT ?', '10.0.0.6:3306'), 0.95);
+    assert.equal(patterns.presenceShare('GET /watch/:id', 'QUERY SELECT ?', '10.0.0.7:3306'), null);
+  });
+});

@@ -1,6 +1,9 @@
 import type { Counters } from '../util/counters.js';
 import type { Exchange, GrpcRequestInfo, HttpRequestInfo, MysqlRequestInfo } from '../protocols/types.js';
 
+/** Calls of an operation seen before the operations in flight at them say anything. */
+const MIN_PRESENCE_CALLS = 20;
+
 /** Longest operation key kept (long SQL texts are cut: the start tells statements apart). */
 const MAX_OPERATION_LENGTH = 200;
 
@@ -39,6 +42,10 @@ function pathTemplate(path: string): string {
     .join('/');
 }
 
+function callKey(op: string, callee: string): string {
+  return `${callee} ${op}`;
+}
+
 export interface CallPatternsOptions {
   counters: Counters;
   /** Most distinct operations remembered per table; beyond, new ones are counted, not learned. Default 4096. */
@@ -63,18 +70,22 @@ export class CallPatterns {
     this.maxOperations = opts.maxOperations ?? 4096;
   }
 
-  /** A parent of `parentOp` made a call of `childOp` to `callee` (a link that was not a guess). */
+  /**
+   * A parent of `parentOp` made a call of `childOp` to `callee` (a link that was not a guess). A call is
+   * known with its callee: `GET /items/:id` to the gateway and to the API behind it are two calls.
+   */
   learn(parentOp: string, childOp: string, callee: string): void {
     const made = this.entry(this.makes, parentOp, () => new Map<string, number>());
     const callees = this.entry(this.calls, parentOp, () => new Set<string>());
     if (!made || !callees) return;
-    if (made.has(childOp) || made.size < this.maxOperations) made.set(childOp, (made.get(childOp) ?? 0) + 1);
+    const call = callKey(childOp, callee);
+    if (made.has(call) || made.size < this.maxOperations) made.set(call, (made.get(call) ?? 0) + 1);
     if (callees.size < this.maxOperations) callees.add(callee);
   }
 
-  /** A call of `childOp` was made while exchanges of `parentOps` (distinct) were possible parents. */
-  observe(childOp: string, parentOps: Iterable<string>): void {
-    const seen = this.entry(this.presence, childOp, () => ({ calls: 0, present: new Map<string, number>() }));
+  /** A call of `childOp` to `callee` was made while exchanges of `parentOps` (distinct) were possible parents. */
+  observe(childOp: string, callee: string, parentOps: Iterable<string>): void {
+    const seen = this.entry(this.presence, callKey(childOp, callee), () => ({ calls: 0, present: new Map<string, number>() }));
     if (!seen) return;
     seen.calls++;
     for (const op of parentOps) {
@@ -84,14 +95,18 @@ export class CallPatterns {
 
   /** How a parent operation relates to a call: known to make it, unknown, or known to call the callee for other things. */
   tier(parentOp: string, childOp: string, callee: string): 'makes' | 'unknown' | 'other' {
-    if ((this.makes.get(parentOp)?.get(childOp) ?? 0) > 0) return 'makes';
+    if ((this.makes.get(parentOp)?.get(callKey(childOp, callee)) ?? 0) > 0) return 'makes';
     return this.calls.get(parentOp)?.has(callee) ? 'other' : 'unknown';
   }
 
-  /** Share of the calls of `childOp` seen so far during which an exchange of `parentOp` was in flight. */
-  presenceShare(parentOp: string, childOp: string): number {
-    const seen = this.presence.get(childOp);
-    if (!seen || seen.calls === 0) return 1;
+  /**
+   * Share of the calls of `childOp` seen so far during which an exchange of `parentOp` was in flight;
+   * null before MIN_PRESENCE_CALLS were seen (one long request in flight during the first calls would
+   * be "present every time").
+   */
+  presenceShare(parentOp: string, childOp: string, callee: string): number | null {
+    const seen = this.presence.get(callKey(childOp, callee));
+    if (!seen || seen.calls < MIN_PRESENCE_CALLS) return null;
     return (seen.present.get(parentOp) ?? 0) / seen.calls;
   }
 

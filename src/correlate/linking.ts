@@ -337,7 +337,7 @@ export class ParentLinker {
     call.observed = true;
     const ops = new Set(parents.map((p) => this.op(p)));
     if (ops.size === 0) return;
-    this.patterns.observe(call.op, ops);
+    this.patterns.observe(call.op, call.callee, ops);
     if (ops.size === 1) this.patterns.learn([...ops][0]!, call.op, call.callee);
   }
 
@@ -352,7 +352,7 @@ export class ParentLinker {
     const tiers = { makes: [] as LinkNode[], unknown: [] as LinkNode[], other: [] as LinkNode[] };
     for (const p of all) tiers[this.patterns.tier(this.op(p), call.op, call.callee)].push(p);
     const pool = tiers.makes.length > 0 ? tiers.makes : tiers.unknown.length > 0 ? tiers.unknown : tiers.other;
-    const consistent = pool.filter((p) => this.patterns.presenceShare(this.op(p), call.op) >= CONSISTENT_PRESENCE);
+    const consistent = pool.filter((p) => (this.patterns.presenceShare(this.op(p), call.op, call.callee) ?? 0) >= CONSISTENT_PRESENCE);
     call.narrowed = pool.length < all.length || (consistent.length > 0 && consistent.length < pool.length);
     return consistent.length > 0 ? consistent : pool;
   }
