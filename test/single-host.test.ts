@@ -80,6 +80,16 @@ describe('single host: every service on 127.0.0.1', () => {
     }
   });
 
+  it('a stream querying once per message: each query under the very stream that made it', () => {
+    // The inventory's Watch puts its request id in a comment of each of its three queries.
+    const queries = into(DB).filter((s) => /rid=([0-9a-f]+)/.test((s.request as MysqlRequestInfo).sql ?? ''));
+    assert.equal(queries.length, 3 * logged.filter((l) => l.kind === 'grpc' && l.method === 'Watch').length);
+    for (const q of queries) {
+      const rid = /rid=([0-9a-f]+)/.exec((q.request as MysqlRequestInfo).sql!)![1];
+      assert.equal(parentOf(q)?.requestId, rid, `query ${(q.request as MysqlRequestInfo).sql}`);
+    }
+  });
+
   it('the service map reads gateway → API → inventory → database', () => {
     const edges = new Set(spans.filter((s) => (s.request as MysqlRequestInfo).command !== 'LOGIN').map((s) => `${s.peerService} -> ${s.service}`));
     assert.deepEqual([...edges].sort(), ['127.0.0.1 -> 127.0.0.1:8088', '127.0.0.1:7002 -> mysql@127.0.0.1:3306', '127.0.0.1:8088 -> shop.internal', 'shop.internal -> 127.0.0.1:7002']);

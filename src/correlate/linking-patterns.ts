@@ -1,6 +1,10 @@
 import type { Counters } from '../util/counters.js';
 import type { Exchange, GrpcRequestInfo, HttpRequestInfo, MysqlRequestInfo } from '../protocols/types.js';
 
+/** Exchanges of an operation seen before its calls per exchange are taken as known. */
+const MIN_PARENTS_FOR_RATE = 5;
+/** Most calls of one kind one exchange is taken to make. */
+const MAX_CALLS_PER_PARENT = 16;
 /** Calls of an operation seen before the operations in flight at them say anything. */
 const MIN_PRESENCE_CALLS = 20;
 
@@ -65,6 +69,10 @@ export class CallPatterns {
   private readonly calls = new Map<string, Set<string>>();
   /** child operation → calls seen with at least one possible parent, and per parent operation how many had it in flight. */
   private readonly presence = new Map<string, { calls: number; present: Map<string, number> }>();
+  /** call (callee and operation) → parent operations known to make it. */
+  private readonly madeBy = new Map<string, Set<string>>();
+  /** operation → exchanges of it seen. */
+  private readonly exchanges = new Map<string, number>();
 
   constructor(private readonly opts: CallPatternsOptions) {
     this.maxOperations = opts.maxOperations ?? 4096;
@@ -81,6 +89,27 @@ export class CallPatterns {
     const call = callKey(childOp, callee);
     if (made.has(call) || made.size < this.maxOperations) made.set(call, (made.get(call) ?? 0) + 1);
     if (callees.size < this.maxOperations) callees.add(callee);
+    const makers = this.entry(this.madeBy, call, () => new Set<string>());
+    if (makers && makers.size < this.maxOperations) makers.add(parentOp);
+  }
+
+  /** An exchange of `op` was seen (each once). */
+  count(op: string): void {
+    if (this.exchanges.has(op) || this.exchanges.size < this.maxOperations) this.exchanges.set(op, (this.exchanges.get(op) ?? 0) + 1);
+  }
+
+  /**
+   * How many calls of `childOp` to `callee` one exchange of `parentOp` makes: when it is the only
+   * operation known to make them, the calls seen per exchange of it (an ORM's N+1 queries, a stream
+   * querying once per message); else 1.
+   */
+  callsPer(parentOp: string, childOp: string, callee: string): number {
+    const key = callKey(childOp, callee);
+    const makers = this.madeBy.get(key);
+    const parents = this.exchanges.get(parentOp) ?? 0;
+    if (!makers || makers.size !== 1 || !makers.has(parentOp) || parents < MIN_PARENTS_FOR_RATE) return 1;
+    const calls = this.presence.get(key)?.calls ?? 0;
+    return Math.min(MAX_CALLS_PER_PARENT, Math.max(1, Math.round(calls / parents)));
   }
 
   /** A call of `childOp` to `callee` was made while exchanges of `parentOps` (distinct) were possible parents. */

@@ -109,6 +109,7 @@ export class ParentLinker {
   }
 
   add(node: LinkNode): void {
+    this.patterns.count(this.op(node));
     let into = this.intoIp.get(node.x.server.ip);
     if (!into) this.intoIp.set(node.x.server.ip, (into = new IntervalIndex<Held>()));
     into.add({ start: node.x.startUs, end: node.x.endUs ?? Infinity, node });
@@ -424,13 +425,19 @@ export class ParentLinker {
    * now that get none share a parent (the tightest fit); others wait for their own turn.
    */
   private decideBatch(batch: TimingCall[], due: Set<TimingCall>): void {
+    // A parent once per call it can still take: one per callee, or as many as its operation makes.
     const parents: LinkNode[] = [];
-    const index = new Map<LinkNode, number>();
+    const slotsOf = new Map<LinkNode, number[]>();
+    const slot = (p: LinkNode, k: number): number => {
+      let slots = slotsOf.get(p);
+      if (!slots) slotsOf.set(p, (slots = []));
+      while (slots.length <= k) slots.push(parents.push(p) - 1);
+      return slots[k]!;
+    };
     const options = batch.map((call) =>
-      call.pool!.filter((p) => !p.children.some((c) => calleeOf(c.x) === call.callee)).map((p) => {
-        let i = index.get(p);
-        if (i === undefined) index.set(p, (i = parents.push(p) - 1));
-        return i;
+      call.pool!.flatMap((p) => {
+        const room = this.patterns.callsPer(this.op(p), call.op, call.callee) - p.children.filter((c) => calleeOf(c.x) === call.callee).length;
+        return Array.from({ length: Math.max(0, room) }, (_, k) => slot(p, k));
       }),
     );
     const assigned = assignInArrivalOrder(options, parents.length);
