@@ -307,3 +307,38 @@ describe('a proxy passing answers through', () => {
     assert.deepEqual([spanOf(3).parentSpanId, spanOf(4).parentSpanId], [spanOf(1).spanId, spanOf(2).spanId]);
   });
 });
+
+describe('a server on the host\'s own address calling over loopback', () => {
+  // nginx answering on 10.0.0.5:80 passes each request to an API on 127.0.0.1:7001.
+  const proxied = (i: number, frontIp: string): Exchange[] => {
+    const s = T0 + i * 3_000 + (i % 3) * 400;
+    const d = 2_000 + (i % 5) * 300;
+    return [
+      exchangeOf({ connectionId: 1 + i, client: { ip: '10.0.0.1', port: 40000 + i }, server: { ip: frontIp, port: 80 }, startUs: s, requestEndUs: s + 10, responseStartUs: s + d - 10, endUs: s + d, request: { method: 'GET', path: `/p/${i}`, host: null, version: '1.1', bodyBytes: 0 } }),
+      exchangeOf({ connectionId: 100 + (i % 4), client: { ip: HOST, port: 41000 + (i % 4) }, server: { ip: HOST, port: API }, index: i, requestSeq: i, startUs: s + 100, requestEndUs: s + 110, responseStartUs: s + d - 110, endUs: s + d - 100, request: { method: 'GET', path: `/p/${i}`, host: null, version: '1.1', bodyBytes: 0 } }),
+    ];
+  };
+  // Something the host only sees pass (long requests between two other machines), and a probe on
+  // the host calling the API now and then, inside those requests.
+  const elsewhere = Array.from({ length: 12 }, (_, i) =>
+    exchangeOf({ connectionId: 500 + i, client: { ip: '10.0.0.8', port: 42000 + i }, server: { ip: '10.0.0.9', port: 80 }, startUs: T0 + i * 10_000, requestEndUs: T0 + i * 10_000 + 10, responseStartUs: T0 + i * 10_000 + 19_990, endUs: T0 + i * 10_000 + 20_000, request: { method: 'GET', path: '/long', host: null, version: '1.1', bodyBytes: 0 } }),
+  );
+  const probes = Array.from({ length: 30 }, (_, i) =>
+    exchangeOf({ connectionId: 600, client: { ip: HOST, port: 43000 }, server: { ip: HOST, port: API }, index: i, requestSeq: 10_000 + i, startUs: T0 + 5_000 + i * 3_700, requestEndUs: T0 + 5_010 + i * 3_700, responseStartUs: T0 + 5_290 + i * 3_700, endUs: T0 + 5_300 + i * 3_700, request: { method: 'GET', path: '/healthz', host: null, version: '1.1', bodyBytes: 0 } }),
+  );
+
+  it('is found to be the same host: every upstream call under the request it passes on', () => {
+    const { spans, counters } = correlateAll(Array.from({ length: 30 }, (_, i) => proxied(i, '10.0.0.5')).flat());
+    const bySpan = new Map(spans.map((s) => [s.spanId, s]));
+    const calls = spans.filter((s) => s.server.port === API);
+    for (const c of calls) assert.equal((bySpan.get(c.parentSpanId ?? '')?.request as { path?: string } | undefined)?.path, (c.request as { path: string }).path);
+    assert.equal(counters.get('correlate.hosts-joined'), 1);
+    assert.equal(calls[0]!.peerService, '10.0.0.5:80');
+  });
+
+  it('a host whose long requests merely contain loopback calls is not taken for this one', () => {
+    const { spans, counters } = correlateAll([...elsewhere, ...probes]);
+    assert.equal(counters.get('correlate.hosts-joined'), 0);
+    assert.deepEqual(spans.filter((s) => s.parentSpanId !== null).length, 0);
+  });
+});

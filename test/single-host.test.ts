@@ -1,6 +1,8 @@
-// A real capture with every service on one address: fixtures/single-host.pcap (nginx → Node.js API →
-// @grpc/grpc-js inventory → MariaDB through mysql2 and mariadb, a load generator, all on 127.0.0.1;
-// fixtures/single-host/run.sh). The truth is what the API and the inventory logged per request.
+// Real captures of one host: nginx → Node.js API → @grpc/grpc-js inventory → MariaDB (through mysql2
+// and mariadb), talking over 127.0.0.1 (fixtures/single-host/run.sh). In single-host.pcap the load
+// generator is on 127.0.0.1 too (tcpdump -i lo); in host-address.pcap nginx answers on the host's
+// address 10.61.0.1 and the load comes from 10.61.0.2 (tcpdump -i any). The truth is what the API
+// and the inventory logged per request.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
@@ -8,8 +10,11 @@ import type { GrpcRequestInfo, HttpRequestInfo, MysqlRequestInfo } from '../src/
 import type { SpanRecord } from '../src/correlate/types.js';
 import { analyzeFiles } from './lib/analyze-file.js';
 
-const CAPTURE = 'fixtures/single-host.pcap';
 const [GATEWAY, API, INVENTORY, DB] = [8088, 7001, 7002, 3306];
+const CAPTURES = [
+  { name: 'single-host', client: '127.0.0.1', gateway: '127.0.0.1' },
+  { name: 'host-address', client: '10.61.0.2', gateway: '10.61.0.1' },
+];
 
 interface Logged {
   svc: 'api' | 'inventory';
@@ -19,9 +24,8 @@ interface Logged {
   rid: string;
   sql?: string;
 }
-const logged: Logged[] = readFileSync('fixtures/single-host.services.jsonl', 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-
-describe('single host: every service on 127.0.0.1', () => {
+for (const { name, client, gateway } of CAPTURES) describe(`one host: ${name}.pcap`, () => {
+  const logged: Logged[] = readFileSync(`fixtures/${name}.services.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   let spans: SpanRecord[] = [];
   const byId = new Map<string, SpanRecord>();
   const parentOf = (s: SpanRecord): SpanRecord | undefined => (s.parentSpanId ? byId.get(s.parentSpanId) : undefined);
@@ -29,11 +33,11 @@ describe('single host: every service on 127.0.0.1', () => {
   const http = (s: SpanRecord): HttpRequestInfo => s.request as HttpRequestInfo;
 
   before(async () => {
-    spans = (await analyzeFiles([CAPTURE])).spans;
+    spans = (await analyzeFiles([`fixtures/${name}.pcap`])).spans;
     for (const s of spans) byId.set(s.spanId, s);
   });
 
-  it('every request the API logged came through the gateway, linked by timing to the request it forwarded', () => {
+  it('every request the API logged came through the gateway, linked by timing to the request it forwarded (on another address of the host too)', () => {
     const requests = logged.filter((l) => l.svc === 'api');
     assert.equal(into(API).length, requests.length);
     for (const l of requests) {
@@ -92,6 +96,7 @@ describe('single host: every service on 127.0.0.1', () => {
 
   it('the service map reads gateway → API → inventory → database', () => {
     const edges = new Set(spans.filter((s) => (s.request as MysqlRequestInfo).command !== 'LOGIN').map((s) => `${s.peerService} -> ${s.service}`));
-    assert.deepEqual([...edges].sort(), ['127.0.0.1 -> 127.0.0.1:8088', '127.0.0.1:7002 -> mysql@127.0.0.1:3306', '127.0.0.1:8088 -> shop.internal', 'shop.internal -> 127.0.0.1:7002']);
+    const expected = [`${client} -> ${gateway}:8088`, `${gateway}:8088 -> shop.internal`, 'shop.internal -> 127.0.0.1:7002', '127.0.0.1:7002 -> mysql@127.0.0.1:3306'];
+    assert.deepEqual([...edges].sort(), expected.sort());
   });
 });

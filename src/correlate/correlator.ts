@@ -66,11 +66,7 @@ export class Correlator {
     this.lingerUs = opts.lingerUs ?? 30_000_000;
     this.settleUs = Math.min(opts.settleUs ?? 1_000_000, this.lingerUs);
     this.toleranceUs = opts.toleranceUs ?? 1000;
-    this.linker = new ParentLinker({
-      counters: opts.counters,
-      toleranceUs: this.toleranceUs,
-      endpointsAt: (ip) => opts.namer.endpointsAt(ip),
-    });
+    this.linker = new ParentLinker({ counters: opts.counters, toleranceUs: this.toleranceUs });
   }
 
   add(x: Exchange): void {
@@ -149,8 +145,13 @@ export class Correlator {
     const tol = this.toleranceUs;
     const due: LinkNode[] = [];
     const still: LinkNode[] = [];
+    // Addresses found to be one host hold back each other's calls.
+    const intoHost = (ip: string): number => {
+      const ips = this.linker.addressesOf(ip);
+      return ips.length === 1 ? into(ip) : Math.min(...ips.map(into));
+    };
     for (const node of this.blocked) {
-      const free = node.end <= settleEdge && node.end + tol < Math.min(into(node.x.client.ip), into(node.x.server.ip));
+      const free = node.end <= settleEdge && node.end + tol < Math.min(intoHost(node.x.client.ip), intoHost(node.x.server.ip));
       (free || node.end <= lingerEdge ? due : still).push(node);
     }
     this.blocked = still;
@@ -162,7 +163,7 @@ export class Correlator {
     this.deferredRoots = [];
     for (const node of due) if (node.parent === null && !node.emitted) roots.push(node);
     if (roots.length === 0) return;
-    const undecided = undecidedByCaller(still);
+    const undecided = undecidedByCaller(still, (ip) => this.linker.hostOf(ip));
     for (const root of roots) {
       if (root.emitted) continue;
       if (root.end <= lingerEdge || !this.couldStillJoin(root, undecided)) this.emitTree(root);
@@ -176,7 +177,7 @@ export class Correlator {
   private couldStillJoin(node: LinkNode, undecided: ReadonlyMap<string, LinkNode[]>): boolean {
     if (undecided.size === 0) return false;
     const tol = this.toleranceUs;
-    for (const call of undecided.get(node.x.server.ip) ?? []) {
+    for (const call of undecided.get(this.linker.hostOf(node.x.server.ip)) ?? []) {
       if (call.x.startUs <= node.end + tol && call.end >= node.x.startUs - tol) return true;
     }
     return node.children.some((child) => this.couldStillJoin(child, undecided));
@@ -246,16 +247,17 @@ export class Correlator {
   }
 }
 
-/** Undecided exchanges by the address of their caller. */
-function undecidedByCaller(nodes: readonly LinkNode[]): Map<string, LinkNode[]> {
-  const byIp = new Map<string, LinkNode[]>();
+/** Undecided exchanges by the host of their caller. */
+function undecidedByCaller(nodes: readonly LinkNode[], hostOf: (ip: string) => string): Map<string, LinkNode[]> {
+  const byHost = new Map<string, LinkNode[]>();
   for (const node of nodes) {
     if (node.decided) continue;
-    let list = byIp.get(node.x.client.ip);
-    if (!list) byIp.set(node.x.client.ip, (list = []));
+    const host = hostOf(node.x.client.ip);
+    let list = byHost.get(host);
+    if (!list) byHost.set(host, (list = []));
     list.push(node);
   }
-  return byIp;
+  return byHost;
 }
 
 /**

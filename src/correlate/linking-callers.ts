@@ -1,5 +1,6 @@
 import type { Exchange } from '../protocols/types.js';
 import type { Endpoint } from '../tcp/types.js';
+import { isLoopback } from './linking-hosts.js';
 
 /**
  * Which server endpoint on a shared address makes the calls of a connection (docs/ids.md, "Callers
@@ -24,6 +25,12 @@ export interface CallerWindow {
 
 /** Calls seen before a verdict from timing is given. */
 const MIN_CALLS = 5;
+/**
+ * A server on another address of the host is taken to make a loopback caller's calls on more
+ * evidence: its address then joins the loopback host for good (linking-hosts.ts).
+ */
+const MIN_CALLS_ABROAD = 20;
+const TIGHTEST_SHARE_ABROAD = 0.8;
 /** Most endpoints one process is taken to serve on (an HTTP port, a gRPC port, an admin port). */
 const MAX_CALLER_ENDPOINTS = 3;
 /** Share of the calls the caller's windows must contain... */
@@ -34,13 +41,16 @@ const TIGHTEST_SHARE = 0.6;
 const MAX_TALLIES = 65_536;
 
 interface Tally {
-  /** The endpoint called. */
+  /** The calling address and the endpoint called. */
+  caller: string;
   callee: string;
   /** Calls seen by timing, with a possible parent or without. */
   calls: number;
   /** Per endpoint: calls inside one of its windows; calls where its window was the tightest. */
   contained: Map<string, number>;
   tightest: Map<string, number>;
+  /** Per endpoint: calls whose tightest window it held, no more than twice as long as the call. */
+  snug: Map<string, number>;
   /** Calls per set of endpoints containing them (keys: endpoints joined by '|', sorted). */
   together: Map<string, number>;
   /** Per endpoint: calls linked to it by an id. */
@@ -58,27 +68,46 @@ export class CallerEvidence {
   /** Calls proven by ids: caller endpoint → endpoints it called. */
   private readonly provenCalls = new Map<string, Set<string>>();
 
-  /** `endpointsAt(ip)`: server endpoints seen at ip; with several, which one calls is a question. */
-  constructor(private readonly endpointsAt: (ip: string) => number) {}
+  /**
+   * `endpointsAt(ip)`: server endpoints seen on ip's host (with several, which one calls is a
+   * question); `hostOf(ip)`: the key of ip's host (linking-hosts.ts).
+   */
+  constructor(
+    private readonly endpointsAt: (ip: string) => number,
+    private readonly hostOf: (ip: string) => string = (ip) => ip,
+  ) {}
 
-  /** A call decided by timing, with every exchange into its caller that contains it. */
-  observeTiming(call: Exchange, containing: readonly CallerWindow[]): void {
-    if (this.endpointsAt(call.client.ip) < 2) return;
-    const endpoints = new Set(containing.map((p) => endpointOf(p.x.server)));
-    const tightest = tightestOf(containing);
+  /**
+   * Whether the calls from `ip` are weighed: when its host serves on several endpoints, or when it
+   * is a loopback address (whose calls may be made by a server on another address of the host).
+   */
+  weighs(ip: string): boolean {
+    return this.endpointsAt(ip) >= 2 || isLoopback(ip);
+  }
+
+  /**
+   * A call decided by timing, with every exchange into its caller's host that contains it, and for a
+   * loopback caller also those into other, not loopback, addresses (`abroad`).
+   */
+  observeTiming(call: Exchange, containing: readonly CallerWindow[], abroad: readonly CallerWindow[] = []): void {
+    if (!this.weighs(call.client.ip)) return;
+    const all = abroad.length > 0 ? [...containing, ...abroad] : containing;
+    const endpoints = new Set(all.map((p) => endpointOf(p.x.server)));
+    const tightest = tightestOf(all);
     for (const tally of this.tallies(call)) {
       tally.calls++;
       for (const e of endpoints) bump(tally.contained, e);
       if (endpoints.size > 0) bump(tally.together, [...endpoints].sort().join('|'));
       if (tightest) bump(tally.tightest, endpointOf(tightest.x.server));
-      for (const p of containing) tally.servers.set(endpointOf(p.x.server), p.x.server);
+      if (tightest && 2 * (callEnd(call) - call.startUs) >= tightest.end - tightest.x.startUs) bump(tally.snug, endpointOf(tightest.x.server));
+      for (const p of all) tally.servers.set(endpointOf(p.x.server), p.x.server);
       this.judge(tally);
     }
   }
 
   /** A call linked by an id to an exchange into `parent`'s endpoint. */
   observeId(call: Exchange, parent: Exchange): void {
-    if (this.endpointsAt(call.client.ip) < 2) return;
+    if (!this.weighs(call.client.ip)) return;
     const caller = endpointOf(parent.server);
     let called = this.provenCalls.get(caller);
     if (!called) this.provenCalls.set(caller, (called = new Set()));
@@ -92,7 +121,7 @@ export class CallerEvidence {
 
   /** What the connection's calls showed, else what the calls from its ip to its callee showed. */
   verdict(call: Exchange): CallerVerdict {
-    if (this.endpointsAt(call.client.ip) < 2) return null;
+    if (!this.weighs(call.client.ip)) return null;
     return this.byConnection.get(call.connectionId)?.verdict ?? this.byCallee.get(calleeKey(call))?.verdict ?? null;
   }
 
@@ -103,8 +132,9 @@ export class CallerEvidence {
    * then the one with the tightest window around the call.
    */
   narrow<T extends CallerWindow>(call: Exchange, parents: T[]): T[] {
-    if (parents.length === 0 || this.endpointsAt(call.client.ip) < 2) return parents;
+    if (parents.length === 0) return parents;
     const verdict = this.verdict(call);
+    if (verdict === null && this.endpointsAt(call.client.ip) < 2) return parents;
     if (verdict === 'none') return [];
     let servers = verdict?.servers;
     if (!servers) {
@@ -144,10 +174,25 @@ export class CallerEvidence {
       [t.verdict, t.strength] = best === null ? [null, 0] : [{ servers: [t.servers.get(best)!] }, 1];
       return;
     }
-    [t.verdict, t.strength] = [t.calls < MIN_CALLS ? null : 'none', 0];
+    [t.verdict, t.strength] = [null, 0];
     if (t.calls < MIN_CALLS) return;
+    const shared = this.endpointsAt(t.caller) >= 2;
+    const own = (e: string): boolean => this.hostOf(t.servers.get(e)!.ip) === this.hostOf(t.caller);
+    if (shared && (this.judgeAmong(t, own) || this.judgeTogether(t, own))) return;
+    // A loopback caller's calls made by a server on another address of the host (nginx on the
+    // host's address calling its upstream on 127.0.0.1): only one such address, holding them tightly.
+    const abroad = (e: string): boolean => !own(e) && !isLoopback(t.servers.get(e)!.ip);
+    // Held snugly, as a proxy holds its upstream call: calls merely inside another host's long
+    // requests (a host that forwards others' traffic) do not make that host this one.
+    const snug = (e: string): boolean => abroad(e) && (t.snug.get(e) ?? 0) >= TIGHTEST_SHARE_ABROAD * t.calls;
+    if (isLoopback(t.caller) && t.calls >= MIN_CALLS_ABROAD && this.judgeAmong(t, snug, TIGHTEST_SHARE_ABROAD)) return;
+    if (shared) t.verdict = 'none';
+  }
+
+  /** One endpoint among those `allowed` that explains the calls (see judge); true when found. */
+  private judgeAmong(t: Tally, allowed: (e: string) => boolean, minTight = TIGHTEST_SHARE): boolean {
     const tightShare = (e: string): number => (t.tightest.get(e) ?? 0) / t.calls;
-    const containing = [...t.contained].filter(([, n]) => n >= CONTAINED_SHARE * t.calls).map(([e]) => e);
+    const containing = [...t.contained].filter(([e, n]) => allowed(e) && n >= CONTAINED_SHARE * t.calls).map(([e]) => e);
     const open = containing.filter((e) => !reaches(this.callGraph({ strength: tightShare(e), calls: t.calls }, t), t.callee, e));
     // Nested services all contain a call; the outer ones' tightest windows around it were others'.
     const graph = this.callGraph({ strength: -1, calls: 0 }, t);
@@ -155,20 +200,20 @@ export class CallerEvidence {
       const outer = open.filter((o) => o !== e && reaches(graph, o, e));
       if (open.some((o) => o !== e && !outer.includes(o) && reaches(graph, e, o))) continue;
       const tight = tightShare(e) + outer.reduce((sum, o) => sum + tightShare(o), 0);
-      if (tight < TIGHTEST_SHARE) continue;
+      if (tight < minTight) continue;
       [t.verdict, t.strength] = [{ servers: [t.servers.get(e)!] }, tight];
-      return;
+      return true;
     }
-    this.judgeTogether(t);
+    return false;
   }
 
   /**
    * No one endpoint explains the calls; a few together may (one process serving HTTP and gRPC, sharing
    * a pool): those holding the calls most tightly, added one by one, none the callee is known to call.
    */
-  private judgeTogether(t: Tally): void {
+  private judgeTogether(t: Tally, allowed: (e: string) => boolean): boolean {
     const graph = this.callGraph({ strength: -1, calls: 0 }, t);
-    const ranked = [...t.tightest].filter(([e]) => !reaches(graph, t.callee, e)).sort((a, b) => b[1] - a[1]);
+    const ranked = [...t.tightest].filter(([e]) => allowed(e) && !reaches(graph, t.callee, e)).sort((a, b) => b[1] - a[1]);
     const chosen: string[] = [];
     let tight = 0;
     for (const [endpoint, n] of ranked.slice(0, MAX_CALLER_ENDPOINTS)) {
@@ -178,9 +223,10 @@ export class CallerEvidence {
       for (const [set, count] of t.together) if (set.split('|').some((e) => chosen.includes(e))) contained += count;
       if (chosen.length > 1 && contained >= CONTAINED_SHARE * t.calls && tight >= TIGHTEST_SHARE * t.calls) {
         [t.verdict, t.strength] = [{ servers: chosen.map((e) => t.servers.get(e)!) }, tight / t.calls];
-        return;
+        return true;
       }
     }
+    return false;
   }
 
   /**
@@ -205,7 +251,8 @@ export class CallerEvidence {
 
   private tallies(call: Exchange): Tally[] {
     const callee = endpointOf(call.server);
-    return [remember(this.byConnection, call.connectionId, callee), remember(this.byCallee, calleeKey(call), callee)];
+    const caller = call.client.ip;
+    return [remember(this.byConnection, call.connectionId, caller, callee), remember(this.byCallee, calleeKey(call), caller, callee)];
   }
 }
 
@@ -231,13 +278,19 @@ function tightestOf<T extends CallerWindow>(windows: readonly T[]): T | null {
   return tightest;
 }
 
-function remember<K>(tallies: Map<K, Tally>, key: K, callee: string): Tally {
+function remember<K>(tallies: Map<K, Tally>, key: K, caller: string, callee: string): Tally {
   let tally = tallies.get(key);
   if (!tally) {
     if (tallies.size >= MAX_TALLIES) tallies.delete(tallies.keys().next().value!);
-    tallies.set(key, (tally = { callee, calls: 0, contained: new Map(), tightest: new Map(), together: new Map(), byId: new Map(), servers: new Map(), verdict: null, strength: 0 }));
+    const counts = (): Map<string, number> => new Map();
+    tallies.set(key, (tally = { caller, callee, calls: 0, contained: counts(), tightest: counts(), snug: counts(), together: counts(), byId: counts(), servers: new Map(), verdict: null, strength: 0 }));
   }
   return tally;
+}
+
+/** End of a call: of its response, else of its request. */
+function callEnd(x: Exchange): number {
+  return x.endUs ?? x.requestEndUs;
 }
 
 function bump(counts: Map<string, number>, key: string): void {

@@ -54,6 +54,11 @@ export class IntervalIndex<T extends Interval> {
     }
   }
 
+  /** Every item held. */
+  items(): T[] {
+    return this.classes.flat();
+  }
+
   get size(): number {
     return this.classes.reduce((n, list) => n + list.length, 0);
   }

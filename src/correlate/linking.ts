@@ -1,6 +1,7 @@
 import type { Counters } from '../util/counters.js';
 import type { Exchange, GrpcResponseInfo, MysqlRequestInfo } from '../protocols/types.js';
 import { CallerEvidence, type CallerVerdict } from './linking-callers.js';
+import { HostGroups, isLoopback } from './linking-hosts.js';
 import { IntervalIndex } from './linking-intervals.js';
 import { assignInArrivalOrder } from './linking-matching.js';
 import { CallPatterns, calleeOf, operationOf } from './linking-patterns.js';
@@ -33,8 +34,6 @@ export interface ParentLinkerOptions {
   maxBatch?: number;
   /** Most distinct operations remembered for call patterns. Default 4096. */
   maxOperations?: number;
-  /** How many server endpoints have been seen at an ip (several: callers on a shared address). */
-  endpointsAt?: (ip: string) => number;
 }
 
 /** A call decided by timing: one exchange, or a prepared statement and the commands that continue it. */
@@ -71,6 +70,9 @@ interface Held {
   node: LinkNode;
 }
 
+/** Hosts asked whether one of theirs makes a loopback caller's calls. */
+const MAX_HOSTS_ABROAD = 64;
+
 /** Share of the calls of one operation at which a parent operation must have been in flight to be preferred. */
 const CONSISTENT_PRESENCE = 0.95;
 
@@ -83,8 +85,11 @@ export class ParentLinker {
   private readonly maxBatch: number;
   private readonly patterns: CallPatterns;
   private readonly callers: CallerEvidence;
-  /** Exchanges into each ip, still able to be parents. */
+  /** Exchanges into each host (HostGroups key), still able to be parents. */
   private readonly intoIp = new Map<string, IntervalIndex<Held>>();
+  private readonly hosts = new HostGroups();
+  /** Server endpoints seen per host. */
+  private readonly endpointsOf = new Map<string, Set<string>>();
   /** Undecided timing calls per caller ip, by start. */
   private readonly waiting = new Map<string, TimingCall[]>();
   private readonly timingCall = new Map<LinkNode, TimingCall>();
@@ -100,7 +105,20 @@ export class ParentLinker {
   constructor(private readonly opts: ParentLinkerOptions) {
     this.maxBatch = opts.maxBatch ?? 128;
     this.patterns = new CallPatterns({ counters: opts.counters, maxOperations: opts.maxOperations });
-    this.callers = new CallerEvidence(opts.endpointsAt ?? (() => 1));
+    this.callers = new CallerEvidence(
+      (ip) => this.endpointsOf.get(this.hosts.keyOf(ip))?.size ?? 0,
+      (ip) => this.hosts.keyOf(ip),
+    );
+  }
+
+  /** The key of ip's host: addresses found to be one host share it (linking-hosts.ts). */
+  hostOf(ip: string): string {
+    return this.hosts.keyOf(ip);
+  }
+
+  /** The addresses of ip's host. */
+  addressesOf(ip: string): readonly string[] {
+    return this.hosts.addressesOf(ip);
   }
 
   /** Which endpoint on a shared address makes the calls of this exchange's connection, when known. */
@@ -110,9 +128,13 @@ export class ParentLinker {
 
   add(node: LinkNode): void {
     this.patterns.count(this.op(node));
-    let into = this.intoIp.get(node.x.server.ip);
-    if (!into) this.intoIp.set(node.x.server.ip, (into = new IntervalIndex<Held>()));
+    const host = this.hosts.keyOf(node.x.server.ip);
+    let into = this.intoIp.get(host);
+    if (!into) this.intoIp.set(host, (into = new IntervalIndex<Held>()));
     into.add({ start: node.x.startUs, end: node.x.endUs ?? Infinity, node });
+    let endpoints = this.endpointsOf.get(host);
+    if (!endpoints) this.endpointsOf.set(host, (endpoints = new Set()));
+    endpoints.add(calleeOf(node.x));
     const previous = node.x.protocol === 'mysql' ? this.lastOnConnection.get(node.x.connectionId) : undefined;
     if (node.x.protocol === 'mysql') this.lastOnConnection.set(node.x.connectionId, node);
     if (isConnectionLifecycle(node.x)) return;
@@ -220,6 +242,8 @@ export class ParentLinker {
 
   clear(): void {
     this.intoIp.clear();
+    this.hosts.clear();
+    this.endpointsOf.clear();
     this.waiting.clear();
     this.timingCall.clear();
     this.lastOnConnection.clear();
@@ -270,7 +294,7 @@ export class ParentLinker {
    * servers sharing an address) concurrent requests to one server would otherwise parent each other.
    */
   private candidates(node: LinkNode, exclude: LinkNode[], start: number, end: number, tolerant: boolean): LinkNode[] {
-    const into = this.intoIp.get(node.x.client.ip);
+    const into = this.intoIp.get(this.hosts.keyOf(node.x.client.ip));
     if (!into) return [];
     const found: LinkNode[] = [];
     const { ip, port } = node.x.server;
@@ -320,7 +344,58 @@ export class ParentLinker {
   private witness(call: TimingCall): void {
     if (call.evidenced) return;
     call.evidenced = true;
-    this.callers.observeTiming(call.head.x, this.containing(call).found);
+    const { found, start, end } = this.containing(call);
+    const x = call.head.x;
+    this.callers.observeTiming(x, found, isLoopback(x.client.ip) ? this.abroad(call, start, end) : []);
+    const verdict = this.callers.verdict(x);
+    if (verdict === null || verdict === 'none') return;
+    for (const server of verdict.servers) this.sameHost(x.client.ip, server.ip);
+  }
+
+  /**
+   * For a loopback caller: the exchanges into other, not loopback, hosts containing the call (at most
+   * MAX_HOSTS_ABROAD hosts asked), which may be its caller's (see CallerEvidence.judge).
+   */
+  private abroad(call: TimingCall, start: number, end: number): LinkNode[] {
+    const home = this.hosts.keyOf(call.head.x.client.ip);
+    const out: LinkNode[] = [];
+    let asked = 0;
+    for (const [host, into] of this.intoIp) {
+      if (host === home || isLoopback(host)) continue;
+      if (++asked > MAX_HOSTS_ABROAD) break;
+      for (const held of into.containing(start, end, 0)) {
+        if (!held.node.emitted && held.node.end - held.node.x.startUs >= end - start) out.push(held.node);
+      }
+    }
+    return out;
+  }
+
+  /** `a` and `b` are found to be one host: their exchanges and waiting calls are indexed together. */
+  private sameHost(a: string, b: string): void {
+    const joined = this.hosts.join(a, b);
+    if (joined === null) return;
+    this.opts.counters.add('correlate.hosts-joined');
+    const { from, into } = joined;
+    const moved = this.intoIp.get(from);
+    if (moved) {
+      let target = this.intoIp.get(into);
+      if (!target) this.intoIp.set(into, (target = new IntervalIndex<Held>()));
+      for (const held of moved.items()) target.add(held);
+      this.intoIp.delete(from);
+    }
+    const endpoints = this.endpointsOf.get(from);
+    if (endpoints) {
+      let target = this.endpointsOf.get(into);
+      if (!target) this.endpointsOf.set(into, (target = new Set()));
+      for (const e of endpoints) target.add(e);
+      this.endpointsOf.delete(from);
+    }
+    const waiting = this.waiting.get(from);
+    if (waiting) {
+      const merged = [...(this.waiting.get(into) ?? []), ...waiting].sort(byStart);
+      this.waiting.set(into, merged);
+      this.waiting.delete(from);
+    }
   }
 
   /** The possible parents into the endpoint that makes the calls of the call's connection (linking-callers.ts). */
@@ -395,7 +470,7 @@ export class ParentLinker {
    * possible parents, transitively, by start (at most maxBatch).
    */
   private batchAround(first: TimingCall): TimingCall[] {
-    const waiting = this.waiting.get(first.head.x.client.ip) ?? [];
+    const waiting = this.waiting.get(this.hosts.keyOf(first.head.x.client.ip)) ?? [];
     const batch = [first];
     const inBatch = new Set(batch);
     const parentsSeen = new Set<LinkNode>();
@@ -475,8 +550,9 @@ export class ParentLinker {
   private wait(node: LinkNode): TimingCall {
     const call: TimingCall = { head: node, members: [], op: this.op(node), callee: calleeOf(node.x), parents: [], round: 0, pool: null, narrowed: false, observed: false, evidenced: false };
     this.timingCall.set(node, call);
-    let waiting = this.waiting.get(node.x.client.ip);
-    if (!waiting) this.waiting.set(node.x.client.ip, (waiting = []));
+    const host = this.hosts.keyOf(node.x.client.ip);
+    let waiting = this.waiting.get(host);
+    if (!waiting) this.waiting.set(host, (waiting = []));
     waiting.splice(upperBound(waiting, node.x.startUs), 0, call);
     return call;
   }

@@ -16,7 +16,8 @@ import type { ServiceKind } from './types.js';
  * A client is named by `--names` (ip, then CIDR); else, when its ip is the address of exactly one
  * server endpoint seen so far, other than the one it calls, it is that service (a service calling out
  * is the same node as the service called); else, when the correlator knows which of the endpoints at its ip made the call (a
- * parent, or the connection's caller on a shared address), that service; else its ip.
+ * parent, or the connection's caller on a shared address or on another address of its host), that
+ * service; else its ip.
  */
 export class ServiceNamer {
   private readonly exact = new Map<string, string>();
@@ -90,7 +91,7 @@ export class ServiceNamer {
       const [ip, port] = splitKey(only!);
       return this.serverName({ ip, port });
     }
-    if (caller && caller.ip === client.ip) return this.serverName(caller);
+    if (caller) return this.serverName(caller);
     return client.ip;
   }
 
