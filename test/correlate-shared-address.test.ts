@@ -336,6 +336,14 @@ describe('a server on the host\'s own address calling over loopback', () => {
     assert.equal(calls[0]!.peerService, '10.0.0.5:80');
   });
 
+  it('one upstream call carrying the request id of the request it passes on is enough', () => {
+    const [front, call] = proxied(0, '10.0.0.5');
+    const withId = (x: Exchange): Exchange => ({ ...x, requestHeaders: [['x-request-id', 'front-req-0001']] });
+    const { spans, counters } = correlateAll([withId(front!), withId(call!)]);
+    const [f, c] = [spans.find((s) => s.server.port === 80)!, spans.find((s) => s.server.port === API)!];
+    assert.deepEqual([c.parentSpanId, c.link, counters.get('correlate.hosts-joined')], [f.spanId, 'request-id', 1]);
+  });
+
   it('a host whose long requests merely contain loopback calls is not taken for this one', () => {
     const { spans, counters } = correlateAll([...elsewhere, ...probes]);
     assert.equal(counters.get('correlate.hosts-joined'), 0);

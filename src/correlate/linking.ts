@@ -271,6 +271,8 @@ export class ParentLinker {
       const byId = candidates.filter((p) => p.ctx.requestId === node.ctx.requestId);
       if (byId.length > 0) return { parent: this.latest(byId, 'request-id'), rule: 'request-id' };
     }
+    const abroad = this.byIdAbroad(node);
+    if (abroad) return abroad;
     const byUnnamed = candidates.filter((p) => p.ctx.requestId !== null && unnamed.includes(p.ctx.requestId));
     if (byUnnamed.length === 0) return null;
     const parent = this.latest(byUnnamed, 'request-id');
@@ -279,6 +281,24 @@ export class ParentLinker {
     node.x.notes.push('request id found under a header name the capture could not read');
     this.opts.counters.add('correlate.unnamed-request-ids');
     return { parent, rule: 'request-id' };
+  }
+
+  /**
+   * A loopback call whose ids match an exchange into another, not loopback, address that contains it:
+   * a server on the host's own address made it (nginx passing X-Request-ID to its upstream on
+   * 127.0.0.1), so that address is the same host.
+   */
+  private byIdAbroad(node: LinkNode): { parent: LinkNode; rule: LinkRule } | null {
+    if (!isLoopback(node.x.client.ip)) return null;
+    const abroad = this.abroad(node, node.x.startUs, node.end);
+    const byTrace = node.wireTraceId ? abroad.filter((p) => p.idTraceId === node.wireTraceId) : [];
+    const byId = byTrace.length === 0 && node.ctx.requestId ? abroad.filter((p) => p.ctx.requestId === node.ctx.requestId) : [];
+    const found = byTrace.length > 0 ? byTrace : byId;
+    if (found.length === 0) return null;
+    const rule: LinkRule = byTrace.length > 0 ? 'traceparent' : 'request-id';
+    const parent = this.latest(found, rule === 'traceparent' ? 'trace' : 'request-id');
+    this.sameHost(node.x.client.ip, parent.x.server.ip);
+    return { parent, rule };
   }
 
   /** Same ids on several exchanges in flight (retries, fan-out): the most recently started one. */
@@ -346,7 +366,7 @@ export class ParentLinker {
     call.evidenced = true;
     const { found, start, end } = this.containing(call);
     const x = call.head.x;
-    this.callers.observeTiming(x, found, isLoopback(x.client.ip) ? this.abroad(call, start, end) : []);
+    this.callers.observeTiming(x, found, isLoopback(x.client.ip) ? this.abroad(call.head, start, end) : []);
     const verdict = this.callers.verdict(x);
     if (verdict === null || verdict === 'none') return;
     for (const server of verdict.servers) this.sameHost(x.client.ip, server.ip);
@@ -356,8 +376,8 @@ export class ParentLinker {
    * For a loopback caller: the exchanges into other, not loopback, hosts containing the call (at most
    * MAX_HOSTS_ABROAD hosts asked), which may be its caller's (see CallerEvidence.judge).
    */
-  private abroad(call: TimingCall, start: number, end: number): LinkNode[] {
-    const home = this.hosts.keyOf(call.head.x.client.ip);
+  private abroad(call: LinkNode, start: number, end: number): LinkNode[] {
+    const home = this.hosts.keyOf(call.x.client.ip);
     const out: LinkNode[] = [];
     let asked = 0;
     for (const [host, into] of this.intoIp) {
