@@ -344,6 +344,12 @@ describe('a server on the host\'s own address calling over loopback', () => {
     assert.deepEqual([c.parentSpanId, c.link, counters.get('correlate.hosts-joined')], [f.spanId, 'request-id', 1]);
   });
 
+  it('a loopback client calling a server on another address (an Istio sidecar) is not its own parent', () => {
+    const sidecar = exchangeOf({ client: { ip: '127.0.0.6', port: 36493 }, server: { ip: '10.233.64.230', port: 9080 }, requestHeaders: [['x-request-id', 'istio-0001']] });
+    const { spans, counters } = correlateAll([sidecar]);
+    assert.deepEqual([spans[0]!.parentSpanId, spans[0]!.peerService, counters.get('correlate.hosts-joined')], [null, '127.0.0.6', 0]);
+  });
+
   it('a host whose long requests merely contain loopback calls is not taken for this one', () => {
     const { spans, counters } = correlateAll([...elsewhere, ...probes]);
     assert.equal(counters.get('correlate.hosts-joined'), 0);

@@ -384,7 +384,10 @@ export class ParentLinker {
       if (host === home || isLoopback(host)) continue;
       if (++asked > MAX_HOSTS_ABROAD) break;
       for (const held of into.containing(start, end, 0)) {
-        if (!held.node.emitted && held.node.end - held.node.x.startUs >= end - start) out.push(held.node);
+        const p = held.node;
+        // Not the call itself, nor another request to the endpoint it calls (see candidates).
+        if (p.emitted || p.x.server.port === call.x.server.port && p.x.server.ip === call.x.server.ip) continue;
+        if (p.end - p.x.startUs >= end - start) out.push(p);
       }
     }
     return out;
