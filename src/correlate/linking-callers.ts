@@ -92,15 +92,28 @@ export class CallerEvidence {
   observeTiming(call: Exchange, containing: readonly CallerWindow[], abroad: readonly CallerWindow[] = []): void {
     if (!this.weighs(call.client.ip)) return;
     const all = abroad.length > 0 ? [...containing, ...abroad] : containing;
-    const endpoints = new Set(all.map((p) => endpointOf(p.x.server)));
+    // Many windows, few endpoints (every request in flight into the same few servers).
+    const endpoints = new Map<string, Endpoint>();
+    let last: Endpoint | null = null;
+    for (const p of all) {
+      if (p.x.server === last) continue;
+      last = p.x.server;
+      const key = endpointOf(last);
+      if (!endpoints.has(key)) endpoints.set(key, last);
+    }
+    const together = endpoints.size > 0 ? [...endpoints.keys()].sort().join('|') : null;
     const tightest = tightestOf(all);
+    const tightestKey = tightest ? endpointOf(tightest.x.server) : null;
+    const snug = tightest !== null && 2 * (callEnd(call) - call.startUs) >= tightest.end - tightest.x.startUs;
     for (const tally of this.tallies(call)) {
       tally.calls++;
-      for (const e of endpoints) bump(tally.contained, e);
-      if (endpoints.size > 0) bump(tally.together, [...endpoints].sort().join('|'));
-      if (tightest) bump(tally.tightest, endpointOf(tightest.x.server));
-      if (tightest && 2 * (callEnd(call) - call.startUs) >= tightest.end - tightest.x.startUs) bump(tally.snug, endpointOf(tightest.x.server));
-      for (const p of all) tally.servers.set(endpointOf(p.x.server), p.x.server);
+      for (const [key, server] of endpoints) {
+        bump(tally.contained, key);
+        if (!tally.servers.has(key)) tally.servers.set(key, server);
+      }
+      if (together !== null) bump(tally.together, together);
+      if (tightestKey !== null) bump(tally.tightest, tightestKey);
+      if (snug && tightestKey !== null) bump(tally.snug, tightestKey);
       this.judge(tally);
     }
   }
