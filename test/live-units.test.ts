@@ -26,6 +26,11 @@ describe('helper command lines', () => {
       '-i', 'eth0', '-w', '-', '-q', '-B', '8', '-f', 'tcp port 80',
     ]);
   });
+  it('without -B, every backend asks for the same 64 MiB (tcpdump and dumpcap would take 2)', () => {
+    const { bufferMiB: _given, ...noBuffer } = OPTIONS;
+    assert.deepEqual(tcpdumpSpec('tcpdump').captureArgs(noBuffer).join(' ').match(/-B \d+/)?.[0], '-B 65536');
+    assert.deepEqual(dumpcapSpec('dumpcap').captureArgs(noBuffer).join(' ').match(/-B \d+/)?.[0], '-B 64');
+  });
 });
 
 describe('helper stderr statistics', () => {

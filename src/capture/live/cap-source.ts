@@ -4,7 +4,7 @@ import { BatchQueue, wallClockUs } from './batch-queue.js';
 import { classifyCaptureError, LiveCaptureError } from './errors.js';
 import { listInterfaces, readInterfaceRxDropped } from './interfaces.js';
 import { PcapFileWriter } from './pcap-writer.js';
-import type { LiveCaptureOptions, LiveCaptureStats, LivePacketSource } from './types.js';
+import { DEFAULT_CAPTURE_BUFFER_MIB, type LiveCaptureOptions, type LiveCaptureStats, type LivePacketSource } from './types.js';
 
 /**
  * Cap handles whose open failed once libpcap had the device (a filter it cannot compile). cap's
@@ -26,7 +26,6 @@ interface CapModule {
 
 /** cap's fixed snaplen (it calls pcap_set_snaplen(65535) whatever it is asked). */
 const CAP_SNAPLEN = 65535;
-const DEFAULT_BUFFER_MIB = 16;
 /** Copied packets waiting for analysis above which new packets are dropped (and counted). */
 const HIGH_WATER_BYTES = 256 * 1024 * 1024;
 
@@ -94,7 +93,7 @@ export class CapCaptureSource implements LivePacketSource {
     const buffer = Buffer.alloc(CAP_SNAPLEN);
     let linkName: string;
     try {
-      linkName = handle.open(this.opts.interface, this.opts.filter ?? '', (this.opts.bufferMiB ?? DEFAULT_BUFFER_MIB) * 1024 * 1024, buffer);
+      linkName = handle.open(this.opts.interface, this.opts.filter ?? '', (this.opts.bufferMiB ?? DEFAULT_CAPTURE_BUFFER_MIB) * 1024 * 1024, buffer);
     } catch (error) {
       NEVER_CLOSED.push(handle);
       throw classifyCaptureError(`cap: ${(error as Error).message}`, this.opts.interface, null, this.opts.filter || undefined);

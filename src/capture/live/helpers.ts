@@ -1,4 +1,4 @@
-import type { LiveCaptureOptions, TimestampSource } from './types.js';
+import { DEFAULT_CAPTURE_BUFFER_MIB, type LiveCaptureOptions, type TimestampSource } from './types.js';
 
 /** Kernel figures a helper process reports on stderr (null until it has reported them). */
 export interface HelperKernelStats {
@@ -50,7 +50,7 @@ export function tcpdumpSpec(program: string): HelperSpec {
       '--time-stamp-precision=nano',
       ...(o.snaplen > 0 ? ['-s', String(o.snaplen)] : []),
       ...(o.promiscuous ? [] : ['-p']),
-      ...(o.bufferMiB !== undefined ? ['-B', String(Math.round(o.bufferMiB * 1024))] : []),
+      '-B', String(Math.round((o.bufferMiB ?? DEFAULT_CAPTURE_BUFFER_MIB) * 1024)),
       ...(o.count !== undefined ? ['-c', String(o.count)] : []),
       ...(o.filter ? [o.filter] : []),
     ],
@@ -84,7 +84,7 @@ export function dumpcapSpec(program: string): HelperSpec {
       '-w', '-', '-q',
       ...(o.snaplen > 0 ? ['-s', String(o.snaplen)] : []),
       ...(o.promiscuous ? [] : ['-p']),
-      ...(o.bufferMiB !== undefined ? ['-B', String(Math.max(1, Math.round(o.bufferMiB)))] : []),
+      '-B', String(Math.max(1, Math.round(o.bufferMiB ?? DEFAULT_CAPTURE_BUFFER_MIB))),
       ...(o.count !== undefined ? ['-c', String(o.count)] : []),
       ...(o.filter ? ['-f', o.filter] : []),
     ],
