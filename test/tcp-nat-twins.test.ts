@@ -12,6 +12,7 @@ import type { Endpoint, TcpSegment } from '../src/tcp/types.js';
 import { Counters } from '../src/util/counters.js';
 import { analyzeFiles } from './lib/analyze-file.js';
 import { TcpRecorder } from './lib/tcp-recorder.js';
+import { runCli } from './lib/wirespan-cli.js';
 
 const CLIENT = { ip: '10.98.0.2', port: 51522 };
 const VIP = { ip: '10.98.0.1', port: 8080 };
@@ -153,5 +154,7 @@ describe('a real capture on a host translating addresses', { skip: skipReason },
     ];
     assert.deepEqual(seen.sort(), expected, JSON.stringify(seen));
     assert.equal(result.tcp.connections, 6, 'both views of every connection were on the wire');
+    const stats = await runCli(['stats', pcap]);
+    assert.match(stats.stdout, /seen twice \(NAT\): +3 \(before and after address translation; analysed once\)/);
   });
 });

@@ -145,6 +145,8 @@ export function renderStats(doc: StatsDocument): string {
   kv('  retransmitted bytes', `${tcp.retransmittedBytes.client} / ${tcp.retransmittedBytes.server}`);
   kv('  out-of-order segments', `${tcp.outOfOrderSegments.client} / ${tcp.outOfOrderSegments.server}`);
   kv('  gaps', `${tcp.gaps.client + tcp.gaps.server} (${tcp.gapBytes.client + tcp.gapBytes.server} bytes lost)`);
+  const twins = doc.counters['tcp.nat-twins'] ?? 0;
+  if (twins > 0) kv('  seen twice (NAT)', `${twins} (before and after address translation; analysed once)`);
   if (doc.flows) {
     out.push('');
     out.push(
