@@ -153,6 +153,21 @@ describe('services sharing one address', () => {
     ].sort());
   });
 
+  it('--names for the address every service shares does not hide which of them called', () => {
+    const counters = new Counters();
+    const spans: SpanRecord[] = [];
+    const collect = (n: SpanNode): void => {
+      spans.push(n.span);
+      n.children.forEach(collect);
+    };
+    const namer = new ServiceNamer({ [HOST]: 'this-host', [`${HOST}:${GATEWAY}`]: 'nginx', [`${HOST}:${API}`]: 'api' });
+    const correlator = new Correlator({ counters, extractor: new TraceContextExtractor({ counters }), namer, onTrace: (t) => collect(t.root) });
+    for (const x of shop(40)) correlator.add(x);
+    correlator.finish();
+    const callers = (port: number): string[] => [...new Set(spans.filter((s) => s.server.port === port).map((s) => s.peerService))];
+    assert.deepEqual([callers(GATEWAY), callers(API), callers(INVENTORY)], [['this-host'], ['nginx'], ['api']]);
+  });
+
   it('a client calling the only server on its own address is that address, not the server calling itself', () => {
     const curl = exchangeOf({ client: { ip: HOST, port: 50000 }, server: { ip: HOST, port: 8080 } });
     const [span] = correlateAll([curl]).spans;

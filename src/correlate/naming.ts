@@ -13,11 +13,11 @@ import type { ServiceKind } from './types.js';
  * address), then the name a DNS answer in the capture gave its ip, as `name:port`, then the default:
  * `ip:port`; databases named by DNS or by default get a `mysql@` prefix. A server's name is fixed when
  * its first span is emitted, so a DNS answer or a hint seen later does not split one service in two.
- * A client is named by `--names` (ip, then CIDR); else, when its ip is the address of exactly one
- * server endpoint seen so far, other than the one it calls, it is that service (a service calling out
- * is the same node as the service called); else, when the correlator knows which of the endpoints at its ip made the call (a
- * parent, or the connection's caller on a shared address or on another address of its host), that
- * service; else its ip.
+ * A client is named as the server endpoint that made the call when the correlator knows it (its
+ * parent's, or its connection's caller on a shared address or another address of its host): a
+ * service calling out is the same node as the service called. Else by `--names` (ip, then CIDR);
+ * else, when its ip is the address of exactly one server endpoint seen so far, other than the one it
+ * calls, that service; else its ip.
  */
 export class ServiceNamer {
   private readonly exact = new Map<string, string>();
@@ -82,6 +82,8 @@ export class ServiceNamer {
   }
 
   clientName(client: Endpoint, callee: Endpoint, caller: Endpoint | null = null): string {
+    // The endpoint that made the call is the most precise name (and honours --names for it).
+    if (caller) return this.serverName(caller);
     const named = this.exact.get(client.ip) ?? this.cidrName(client.ip);
     if (named) return named;
     const servers = this.serversByIp.get(client.ip);
@@ -91,7 +93,6 @@ export class ServiceNamer {
       const [ip, port] = splitKey(only!);
       return this.serverName({ ip, port });
     }
-    if (caller) return this.serverName(caller);
     return client.ip;
   }
 
