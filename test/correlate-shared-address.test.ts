@@ -3,13 +3,9 @@
 // still serving: streaming answers, proxies passing an answer through.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TraceContextExtractor } from '../src/correlate/context.js';
-import { Correlator } from '../src/correlate/correlator.js';
-import { ServiceNamer } from '../src/correlate/naming.js';
-import type { SpanNode, SpanRecord } from '../src/correlate/types.js';
+import type { SpanRecord } from '../src/correlate/types.js';
 import type { Exchange, HeaderField } from '../src/protocols/types.js';
 import type { Endpoint } from '../src/tcp/types.js';
-import { Counters } from '../src/util/counters.js';
 import { correlateAll, exchangeOf } from './lib/exchange-fixtures.js';
 import { T0 } from './lib/span-fixtures.js';
 
@@ -90,21 +86,7 @@ function probes(requests: number): Exchange[] {
 }
 
 /** In packet time: each exchange reported at its end, decisions 10 ms after (not all at the end). */
-function streamed(exchanges: Exchange[]): { spans: SpanRecord[]; counters: Counters } {
-  const counters = new Counters();
-  const spans: SpanRecord[] = [];
-  const collect = (n: SpanNode): void => {
-    spans.push(n.span);
-    n.children.forEach(collect);
-  };
-  const correlator = new Correlator({ counters, extractor: new TraceContextExtractor({ counters }), namer: new ServiceNamer({}), onTrace: (t) => collect(t.root), settleUs: 10_000 });
-  for (const x of [...exchanges].sort((a, b) => a.endUs! - b.endUs!)) {
-    correlator.advance(x.endUs!);
-    correlator.add(x);
-  }
-  correlator.finish();
-  return { spans, counters };
-}
+const streamed = (exchanges: Exchange[]): ReturnType<typeof correlateAll> => correlateAll(exchanges, { streamed: true, settleUs: 10_000 });
 
 const nth = (s: SpanRecord): number => (s.protocol === 'grpc' ? (s.streamId! - 1) / 2 : s.index);
 const port = (s: SpanRecord | undefined): number | null => s?.server.port ?? null;
@@ -154,16 +136,8 @@ describe('services sharing one address', () => {
   });
 
   it('--names for the address every service shares does not hide which of them called', () => {
-    const counters = new Counters();
-    const spans: SpanRecord[] = [];
-    const collect = (n: SpanNode): void => {
-      spans.push(n.span);
-      n.children.forEach(collect);
-    };
-    const namer = new ServiceNamer({ [HOST]: 'this-host', [`${HOST}:${GATEWAY}`]: 'nginx', [`${HOST}:${API}`]: 'api' });
-    const correlator = new Correlator({ counters, extractor: new TraceContextExtractor({ counters }), namer, onTrace: (t) => collect(t.root) });
-    for (const x of shop(40)) correlator.add(x);
-    correlator.finish();
+    const names = { [HOST]: 'this-host', [`${HOST}:${GATEWAY}`]: 'nginx', [`${HOST}:${API}`]: 'api' };
+    const { spans } = correlateAll(shop(40), { names });
     const callers = (port: number): string[] => [...new Set(spans.filter((s) => s.server.port === port).map((s) => s.peerService))];
     assert.deepEqual([callers(GATEWAY), callers(API), callers(INVENTORY)], [['this-host'], ['nginx'], ['api']]);
   });

@@ -2,12 +2,8 @@
 // server must not parent each other, while a real call made by another service on the host still links.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { TraceContextExtractor } from '../src/correlate/context.js';
-import { Correlator } from '../src/correlate/correlator.js';
-import { ServiceNamer } from '../src/correlate/naming.js';
-import type { SpanRecord, SpanNode } from '../src/correlate/types.js';
 import type { Exchange } from '../src/protocols/types.js';
-import { Counters } from '../src/util/counters.js';
+import { correlateAll } from './lib/exchange-fixtures.js';
 
 const HOST = '127.0.0.1';
 const T0 = 1_700_000_000_000_000;
@@ -35,26 +31,7 @@ function http(i: number, clientPort: number, serverPort: number, start: number, 
   };
 }
 
-function run(exchanges: Exchange[]): { spans: SpanRecord[]; counters: Counters } {
-  const counters = new Counters();
-  const spans: SpanRecord[] = [];
-  const collect = (n: SpanNode): void => {
-    spans.push(n.span);
-    n.children.forEach(collect);
-  };
-  const correlator = new Correlator({
-    counters,
-    extractor: new TraceContextExtractor({ counters }),
-    namer: new ServiceNamer({}),
-    onTrace: (t) => collect(t.root),
-  });
-  for (const x of [...exchanges].sort((a, b) => a.endUs! - b.endUs!)) {
-    correlator.advance(x.endUs!);
-    correlator.add(x);
-  }
-  correlator.finish();
-  return { spans, counters };
-}
+const run = (exchanges: Exchange[]): ReturnType<typeof correlateAll> => correlateAll(exchanges, { streamed: true });
 
 it('a load generator on loopback: 3000 overlapping requests to one server, one shared request id, no links', () => {
   const exchanges = Array.from({ length: 3000 }, (_, i) => http(i, 40000 + (i % 64), 8080, i * 10, i * 10 + 500 + (i % 7) * 100, 'fixed-id'));

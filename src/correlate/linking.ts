@@ -332,11 +332,11 @@ export class ParentLinker {
   /**
    * The possible parents of a timing call, earliest-arrived first: exchanges containing the whole call
    * (strictly, else within the tolerance), into the endpoint that makes the calls of its connection
-   * when the caller's ip serves on several (linking-callers.ts); those serving at the time (request
-   * received, response not started) when there are any.
+   * when the caller's host serves on several (linking-callers.ts); those serving when the call began
+   * (request received, response not started) when there are any.
    */
   private possibleParents(call: TimingCall): LinkNode[] {
-    const { found, tol, start, end } = this.containing(call);
+    const { found, tol, start } = this.containing(call);
     const mine = this.byCaller(call, found);
     const serving = mine.filter((p) => p.x.requestEndUs - tol <= start && start <= servingUntil(p) + tol);
     return (serving.length > 0 ? serving : mine).sort(byArrival);

@@ -31,16 +31,37 @@ export function exchangeOf(over: Partial<Exchange> = {}): Exchange {
   };
 }
 
-/** Every exchange through one Correlator, then finish: the spans of every trace, and the counters. */
-export function correlateAll(exchanges: readonly Exchange[]): { spans: SpanRecord[]; counters: Counters } {
+export interface CorrelateOptions {
+  /** In packet time: each exchange reported at its end (by end), the correlator advanced to it. */
+  streamed?: boolean;
+  settleUs?: number;
+  /** `--names`. */
+  names?: Record<string, string>;
+}
+
+/**
+ * Every exchange through one Correlator, then finish: the spans of every trace, and the counters.
+ * Without `streamed`, all are added before any is due (decided together at the end).
+ */
+export function correlateAll(exchanges: readonly Exchange[], opts: CorrelateOptions = {}): { spans: SpanRecord[]; counters: Counters } {
   const counters = new Counters();
   const spans: SpanRecord[] = [];
   const collect = (n: SpanNode): void => {
     spans.push(n.span);
     n.children.forEach(collect);
   };
-  const correlator = new Correlator({ counters, extractor: new TraceContextExtractor({ counters }), namer: new ServiceNamer({}), onTrace: (t) => collect(t.root) });
-  for (const x of exchanges) correlator.add(x);
+  const correlator = new Correlator({
+    counters,
+    extractor: new TraceContextExtractor({ counters }),
+    namer: new ServiceNamer(opts.names ?? {}),
+    onTrace: (t) => collect(t.root),
+    ...(opts.settleUs !== undefined ? { settleUs: opts.settleUs } : {}),
+  });
+  const ordered = opts.streamed ? [...exchanges].sort((a, b) => a.endUs! - b.endUs!) : exchanges;
+  for (const x of ordered) {
+    if (opts.streamed) correlator.advance(x.endUs!);
+    correlator.add(x);
+  }
   correlator.finish();
   return { spans, counters };
 }
