@@ -11,9 +11,10 @@ import { isLoopback } from './linking-hosts.js';
  * load generator on that host looks like every one of them. A TCP connection belongs to one process,
  * though, and a service makes its calls while serving its own requests: nearly all of them fall inside
  * the windows of its endpoint (or of its few endpoints: an HTTP and a gRPC port of one process), most
- * often as the tightest window around them. What a connection's
- * calls showed (for a connection with too few calls yet, what the calls from its ip to its callee
- * showed) gives its caller, or says that no endpoint seen explains them.
+ * often as the tightest window around them. What a connection's calls showed (for a connection with
+ * too few calls yet, what the calls from its ip to its callee showed) gives its caller, or says that
+ * no endpoint seen explains them. A loopback caller may also be a server on another, not loopback,
+ * address of the host (linking-hosts.ts).
  */
 export type CallerVerdict = { servers: Endpoint[] } | 'none' | null;
 
