@@ -339,6 +339,41 @@ describe('a server on the host\'s own address calling over loopback', () => {
     assert.deepEqual([spans[0]!.parentSpanId, spans[0]!.peerService, counters.get('correlate.hosts-joined')], [null, '127.0.0.6', 0]);
   });
 
+  it('an application on the host\'s address making short calls to a local database as it starts and ends its requests', () => {
+    // Each request into 10.0.0.5:8080 queries 127.0.0.1:3306 right after it arrives and right before
+    // it answers (one request at a time: which query is whose is not the question here).
+    const requests = Array.from({ length: 30 }, (_, i) => {
+      const s = T0 + i * 5_000 + (i % 3) * 300;
+      const d = 3_000 + (i % 4) * 300;
+      const query = (n: number, at: number): Exchange =>
+        exchangeOf({
+          protocol: 'mysql',
+          connectionId: 100 + ((i + n) % 3),
+          client: { ip: HOST, port: 43000 + ((i + n) % 3) },
+          server: { ip: HOST, port: DB },
+          index: 2 * i + n,
+          requestSeq: 2 * i + n,
+          startUs: at,
+          requestEndUs: at + 5,
+          responseStartUs: at + 200,
+          endUs: at + 250,
+          request: { command: 'QUERY', sql: 'SELECT stock FROM items', normalizedSql: 'SELECT stock FROM items', statementId: null, database: 'shop' },
+          response: { ok: true, errorCode: null, sqlState: null, errorMessage: null, rows: 1, columns: 1, affectedRows: null, lastInsertId: null, warnings: 0 },
+        });
+      return [
+        exchangeOf({ connectionId: 1 + i, client: { ip: '10.0.0.1', port: 40000 + i }, server: { ip: '10.0.0.5', port: 8080 }, startUs: s, requestEndUs: s + 10, responseStartUs: s + d - 10, endUs: s + d, request: { method: 'GET', path: `/r/${i}`, host: null, version: '1.1', bodyBytes: 0 } }),
+        query(0, s + 300),
+        query(1, s + d - 600),
+      ];
+    });
+    const { spans, counters } = correlateAll(requests.flat());
+    const bySpan = new Map(spans.map((s) => [s.spanId, s]));
+    const queries = spans.filter((s) => s.protocol === 'mysql');
+    const under = queries.map((q) => (bySpan.get(q.parentSpanId ?? '')?.request as { path?: string } | undefined)?.path);
+    assert.deepEqual(under, queries.map((q) => `/r/${Math.floor(q.index / 2)}`));
+    assert.equal(counters.get('correlate.hosts-joined'), 1);
+  });
+
   it('a host whose long requests merely contain loopback calls is not taken for this one', () => {
     const { spans, counters } = correlateAll([...elsewhere, ...probes]);
     assert.equal(counters.get('correlate.hosts-joined'), 0);

@@ -32,6 +32,8 @@ const MIN_CALLS = 5;
  */
 const MIN_CALLS_ABROAD = 20;
 const TIGHTEST_SHARE_ABROAD = 0.8;
+/** How near a call must begin to its request's end, or end to its response, to be "as it arrived". */
+const ADJACENT_US = 2_000;
 /** Most endpoints one process is taken to serve on (an HTTP port, a gRPC port, an admin port). */
 const MAX_CALLER_ENDPOINTS = 3;
 /** Share of the calls the caller's windows must contain... */
@@ -50,7 +52,7 @@ interface Tally {
   /** Per endpoint: calls inside one of its windows; calls where its window was the tightest. */
   contained: Map<string, number>;
   tightest: Map<string, number>;
-  /** Per endpoint: calls whose tightest window it held, no more than twice as long as the call. */
+  /** Per endpoint: calls whose tightest window it held as a handler holds its calls (see fits). */
   snug: Map<string, number>;
   /** Calls per set of endpoints containing them (keys: endpoints joined by '|', sorted). */
   together: Map<string, number>;
@@ -105,7 +107,7 @@ export class CallerEvidence {
     const together = endpoints.size > 0 ? [...endpoints.keys()].sort().join('|') : null;
     const tightest = tightestOf(all);
     const tightestKey = tightest ? endpointOf(tightest.x.server) : null;
-    const snug = tightest !== null && 2 * (callEnd(call) - call.startUs) >= tightest.end - tightest.x.startUs;
+    const snug = tightest !== null && fits(call, tightest);
     for (const tally of this.tallies(call)) {
       tally.calls++;
       for (const [key, server] of endpoints) {
@@ -196,8 +198,8 @@ export class CallerEvidence {
     // A loopback caller's calls made by a server on another address of the host (nginx on the
     // host's address calling its upstream on 127.0.0.1): only one such address, holding them tightly.
     const abroad = (e: string): boolean => !own(e) && !isLoopback(t.servers.get(e)!.ip);
-    // Held snugly, as a proxy holds its upstream call: calls merely inside another host's long
-    // requests (a host that forwards others' traffic) do not make that host this one.
+    // Held as a handler holds its calls (fits): calls merely inside another host's long requests (a
+    // host that forwards others' traffic) do not make that host this one.
     const snug = (e: string): boolean => abroad(e) && (t.snug.get(e) ?? 0) >= TIGHTEST_SHARE_ABROAD * t.calls;
     if (isLoopback(t.caller) && t.calls >= MIN_CALLS_ABROAD && this.judgeAmong(t, snug, TIGHTEST_SHARE_ABROAD)) return;
     if (shared) t.verdict = 'none';
@@ -300,6 +302,21 @@ function remember<K>(tallies: Map<K, Tally>, key: K, caller: string, callee: str
     tallies.set(key, (tally = { caller, callee, calls: 0, contained: counts(), tightest: counts(), snug: counts(), together: counts(), byId: counts(), servers: new Map(), verdict: null, strength: 0 }));
   }
   return tally;
+}
+
+/**
+ * Whether a window holds a call as a handler holds its calls: a proxy's upstream call fills most of
+ * it (at least half), an application's first call begins as its request has arrived and its last
+ * ends as its response begins (within 2 ms, or a tenth of the window). A call merely falling inside
+ * a long request of someone else's seldom does either.
+ */
+function fits(call: Exchange, window: CallerWindow): boolean {
+  const length = window.end - window.x.startUs;
+  const duration = callEnd(call) - call.startUs;
+  if (2 * duration >= length) return true;
+  const near = Math.max(ADJACENT_US, length / 10);
+  const answered = window.x.responseStartUs ?? window.end;
+  return call.startUs - window.x.requestEndUs <= near || answered - callEnd(call) <= near;
 }
 
 /** End of a call: of its response, else of its request. */
