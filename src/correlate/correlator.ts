@@ -199,7 +199,7 @@ export class Correlator {
     this.opts.onTrace({ traceId: rootTraceId, startUs: root.x.startUs, endUs: root.x.endUs, spans, root: tree });
   }
 
-  /** The server endpoint that made this call: its parent's, else its connection's caller on a shared ip. */
+  /** The server endpoint that made this call: its parent's, else its connection's caller (linking-callers.ts). */
   private callerOf(node: LinkNode): Endpoint | null {
     if (node.parent) return node.parent.x.server;
     const verdict = this.linker.callerOf(node.x);

@@ -78,11 +78,12 @@ export class TcpFlow implements Flow, HalfStreamSink {
     return this.translated?.server ?? this.serverEndpoint;
   }
 
-  /** Both initial sequence numbers, once the handshake showed them: what NAT does not change. */
+  /** The server address the client dialed, when a NAT twin showed it differs from `server`. */
   get dialedServer(): Endpoint | null {
     return this.translatedFrom;
   }
 
+  /** Both initial sequence numbers, once the handshake showed them: what NAT does not change. */
   get isnPair(): string | null {
     const [client, server] = this.halves;
     return client.isn === null || server.isn === null ? null : `${client.isn} ${server.isn}`;
