@@ -52,6 +52,17 @@ interface TimingCall {
   observed: boolean;
   /** Its possible parents have told which endpoint on the caller's ip makes its connection's calls. */
   evidenced: boolean;
+  /** The windows containing it (see containing), as found at `epoch`; dropped when its members change. */
+  contained: Containing | null;
+}
+
+/** The exchanges into the caller containing a call, found with tolerance `tol`; the call's span. */
+interface Containing {
+  found: LinkNode[];
+  tol: number;
+  start: number;
+  end: number;
+  epoch: number;
 }
 
 /** A MySQL connection's transaction: the call its commands join until COMMIT / ROLLBACK. */
@@ -86,11 +97,11 @@ export class ParentLinker {
   private readonly patterns: CallPatterns;
   private readonly callers: CallerEvidence;
   /** Exchanges into each host (HostGroups key), still able to be parents. */
-  private readonly intoIp = new Map<string, IntervalIndex<Held>>();
+  private readonly intoHost = new Map<string, IntervalIndex<Held>>();
   private readonly hosts = new HostGroups();
   /** Server endpoints seen per host. */
   private readonly endpointsOf = new Map<string, Set<string>>();
-  /** Undecided timing calls per caller ip, by start. */
+  /** Undecided timing calls per caller host, by start. */
   private readonly waiting = new Map<string, TimingCall[]>();
   private readonly timingCall = new Map<LinkNode, TimingCall>();
   /** Last MySQL exchange per connection, for statement continuity. */
@@ -101,6 +112,8 @@ export class ParentLinker {
   /** Values named in the targets of possible parents (linking-values.ts), computed when first asked. */
   private readonly targetValues = new Map<LinkNode, ReadonlySet<string>>();
   private round = 0;
+  /** Changes with every round and every joining of hosts: what was found containing a call is stale. */
+  private epoch = 0;
 
   constructor(private readonly opts: ParentLinkerOptions) {
     this.maxBatch = opts.maxBatch ?? 128;
@@ -129,8 +142,8 @@ export class ParentLinker {
   add(node: LinkNode): void {
     this.patterns.count(this.op(node));
     const host = this.hosts.keyOf(node.x.server.ip);
-    let into = this.intoIp.get(host);
-    if (!into) this.intoIp.set(host, (into = new IntervalIndex<Held>()));
+    let into = this.intoHost.get(host);
+    if (!into) this.intoHost.set(host, (into = new IntervalIndex<Held>()));
     into.add({ start: node.x.startUs, end: node.x.endUs ?? Infinity, node });
     let endpoints = this.endpointsOf.get(host);
     if (!endpoints) this.endpointsOf.set(host, (endpoints = new Set()));
@@ -176,6 +189,7 @@ export class ParentLinker {
   /** Decides the parent of every node in `due` (their parents have been added by now). */
   decide(due: readonly LinkNode[]): void {
     this.round++;
+    this.epoch++;
     const timing: TimingCall[] = [];
     for (const node of due) {
       if (node.decided) continue;
@@ -201,6 +215,7 @@ export class ParentLinker {
         if (dueNodes.has(member)) timing.push(own);
       }
       call.members = [];
+      call.contained = null; // it spanned the members too
     }
     const calls = [...new Set(timing)].sort(byStart);
     // Every call due is observed before any is ranked: what was in flight at each informs them all.
@@ -214,15 +229,15 @@ export class ParentLinker {
   /** Exchanges indexed as possible parents (held until they are emitted and forgotten). */
   get indexed(): number {
     let n = 0;
-    for (const into of this.intoIp.values()) n += into.size;
+    for (const into of this.intoHost.values()) n += into.size;
     return n;
   }
 
   /** Drops what can no longer be anyone's parent or continue a statement. */
   forget(before: number): void {
-    for (const [ip, into] of this.intoIp) {
+    for (const [ip, into] of this.intoHost) {
       into.trim((held) => held.node.emitted && held.node.end < before);
-      if (into.size === 0) this.intoIp.delete(ip);
+      if (into.size === 0) this.intoHost.delete(ip);
     }
     for (const [ip, list] of this.waiting) {
       let done = 0;
@@ -241,7 +256,7 @@ export class ParentLinker {
   }
 
   clear(): void {
-    this.intoIp.clear();
+    this.intoHost.clear();
     this.hosts.clear();
     this.endpointsOf.clear();
     this.waiting.clear();
@@ -263,16 +278,8 @@ export class ParentLinker {
     const unnamed = node.idTraceId === null && node.ctx.requestId === null ? node.ctx.unnamedValues : [];
     if (isConnectionLifecycle(node.x) || (!node.wireTraceId && !node.ctx.requestId && unnamed.length === 0)) return null;
     const candidates = this.candidates(node, [node], node.x.startUs, node.end, true);
-    if (node.wireTraceId) {
-      const byTrace = candidates.filter((p) => p.idTraceId === node.wireTraceId);
-      if (byTrace.length > 0) return { parent: this.latest(byTrace, 'trace'), rule: 'traceparent' };
-    }
-    if (node.ctx.requestId) {
-      const byId = candidates.filter((p) => p.ctx.requestId === node.ctx.requestId);
-      if (byId.length > 0) return { parent: this.latest(byId, 'request-id'), rule: 'request-id' };
-    }
-    const abroad = this.byIdAbroad(node);
-    if (abroad) return abroad;
+    const found = this.byWireIds(node, candidates) ?? this.byIdAbroad(node);
+    if (found) return found;
     const byUnnamed = candidates.filter((p) => p.ctx.requestId !== null && unnamed.includes(p.ctx.requestId));
     if (byUnnamed.length === 0) return null;
     const parent = this.latest(byUnnamed, 'request-id');
@@ -289,16 +296,23 @@ export class ParentLinker {
    * 127.0.0.1), so that address is the same host.
    */
   private byIdAbroad(node: LinkNode): { parent: LinkNode; rule: LinkRule } | null {
-    if (!isLoopback(node.x.client.ip)) return null;
-    const abroad = this.abroad(node, node.x.startUs, node.end);
-    const byTrace = node.wireTraceId ? abroad.filter((p) => p.idTraceId === node.wireTraceId) : [];
-    const byId = byTrace.length === 0 && node.ctx.requestId ? abroad.filter((p) => p.ctx.requestId === node.ctx.requestId) : [];
-    const found = byTrace.length > 0 ? byTrace : byId;
-    if (found.length === 0) return null;
-    const rule: LinkRule = byTrace.length > 0 ? 'traceparent' : 'request-id';
-    const parent = this.latest(found, rule === 'traceparent' ? 'trace' : 'request-id');
-    this.sameHost(node.x.client.ip, parent.x.server.ip);
-    return { parent, rule };
+    if (!isLoopback(node.x.client.ip) || (!node.wireTraceId && !node.ctx.requestId)) return null;
+    const found = this.byWireIds(node, this.abroad(node, node.x.startUs, node.end));
+    if (found) this.sameHost(node.x.client.ip, found.parent.x.server.ip);
+    return found;
+  }
+
+  /** Among `pool`, the exchange with the call's trace id, else with its request id. */
+  private byWireIds(node: LinkNode, pool: LinkNode[]): { parent: LinkNode; rule: LinkRule } | null {
+    if (node.wireTraceId) {
+      const byTrace = pool.filter((p) => p.idTraceId === node.wireTraceId);
+      if (byTrace.length > 0) return { parent: this.latest(byTrace, 'trace'), rule: 'traceparent' };
+    }
+    if (node.ctx.requestId) {
+      const byId = pool.filter((p) => p.ctx.requestId === node.ctx.requestId);
+      if (byId.length > 0) return { parent: this.latest(byId, 'request-id'), rule: 'request-id' };
+    }
+    return null;
   }
 
   /** Same ids on several exchanges in flight (retries, fan-out): the most recently started one. */
@@ -314,7 +328,7 @@ export class ParentLinker {
    * servers sharing an address) concurrent requests to one server would otherwise parent each other.
    */
   private candidates(node: LinkNode, exclude: LinkNode[], start: number, end: number, tolerant: boolean): LinkNode[] {
-    const into = this.intoIp.get(this.hosts.keyOf(node.x.client.ip));
+    const into = this.intoHost.get(this.hosts.keyOf(node.x.client.ip));
     if (!into) return [];
     const found: LinkNode[] = [];
     const { ip, port } = node.x.server;
@@ -346,7 +360,8 @@ export class ParentLinker {
    * The exchanges into the caller containing the whole call, strictly, else within the tolerance
    * (`tol`); for a call carrying ids that matched none, only those that carried none.
    */
-  private containing(call: TimingCall): { found: LinkNode[]; tol: number; start: number; end: number } {
+  private containing(call: TimingCall): Containing {
+    if (call.contained?.epoch === this.epoch) return call.contained;
     const nodes = [call.head, ...call.members];
     const start = call.head.x.startUs;
     const end = Math.max(...nodes.map((n) => n.end));
@@ -357,7 +372,7 @@ export class ParentLinker {
       found = this.candidates(call.head, nodes, start, end, true);
     }
     if (carriesIds(call.head)) found = found.filter((p) => !carriesIds(p));
-    return { found, tol, start, end };
+    return (call.contained = { found, tol, start, end, epoch: this.epoch });
   }
 
   /** Once per call, when it is due: what its possible parents tell of who calls on its connection. */
@@ -380,7 +395,7 @@ export class ParentLinker {
     const home = this.hosts.keyOf(call.x.client.ip);
     const out: LinkNode[] = [];
     let asked = 0;
-    for (const [host, into] of this.intoIp) {
+    for (const [host, into] of this.intoHost) {
       if (host === home || isLoopback(host)) continue;
       if (++asked > MAX_HOSTS_ABROAD) break;
       for (const held of into.containing(start, end, 0)) {
@@ -397,14 +412,15 @@ export class ParentLinker {
   private sameHost(a: string, b: string): void {
     const joined = this.hosts.join(a, b);
     if (joined === null) return;
+    this.epoch++;
     this.opts.counters.add('correlate.hosts-joined');
     const { from, into } = joined;
-    const moved = this.intoIp.get(from);
+    const moved = this.intoHost.get(from);
     if (moved) {
-      let target = this.intoIp.get(into);
-      if (!target) this.intoIp.set(into, (target = new IntervalIndex<Held>()));
+      let target = this.intoHost.get(into);
+      if (!target) this.intoHost.set(into, (target = new IntervalIndex<Held>()));
       for (const held of moved.items()) target.add(held);
-      this.intoIp.delete(from);
+      this.intoHost.delete(from);
     }
     const endpoints = this.endpointsOf.get(from);
     if (endpoints) {
@@ -571,7 +587,7 @@ export class ParentLinker {
 
   /** A new timing call headed by `node`, waiting for its turn. */
   private wait(node: LinkNode): TimingCall {
-    const call: TimingCall = { head: node, members: [], op: this.op(node), callee: calleeOf(node.x), parents: [], round: 0, pool: null, narrowed: false, observed: false, evidenced: false };
+    const call: TimingCall = { head: node, members: [], op: this.op(node), callee: calleeOf(node.x), parents: [], round: 0, pool: null, narrowed: false, observed: false, evidenced: false, contained: null };
     this.timingCall.set(node, call);
     const host = this.hosts.keyOf(node.x.client.ip);
     let waiting = this.waiting.get(host);

@@ -96,11 +96,6 @@ export class ServiceNamer {
     return client.ip;
   }
 
-  /** Server endpoints seen at this ip so far. */
-  endpointsAt(ip: string): number {
-    return this.serversByIp.get(ip)?.size ?? 0;
-  }
-
   serverKind(server: Endpoint): ServiceKind {
     return this.protocolOf.get(endpointKey(server)) === 'mysql' ? 'database' : 'service';
   }
