@@ -27,13 +27,16 @@ interface Logged {
 for (const { name, client, gateway } of CAPTURES) describe(`one host: ${name}.pcap`, () => {
   const logged: Logged[] = readFileSync(`fixtures/${name}.services.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   let spans: SpanRecord[] = [];
+  let perParent = 0;
   const byId = new Map<string, SpanRecord>();
   const parentOf = (s: SpanRecord): SpanRecord | undefined => (s.parentSpanId ? byId.get(s.parentSpanId) : undefined);
   const into = (port: number): SpanRecord[] => spans.filter((s) => s.server.port === port);
   const http = (s: SpanRecord): HttpRequestInfo => s.request as HttpRequestInfo;
 
   before(async () => {
-    spans = (await analyzeFiles([`fixtures/${name}.pcap`])).spans;
+    const analysis = await analyzeFiles([`fixtures/${name}.pcap`]);
+    spans = analysis.spans;
+    perParent = analysis.result.counters.get('correlate.timing-calls-per-parent');
     for (const s of spans) byId.set(s.spanId, s);
   });
 
@@ -92,6 +95,7 @@ for (const { name, client, gateway } of CAPTURES) describe(`one host: ${name}.pc
       const rid = /rid=([0-9a-f]+)/.exec((q.request as MysqlRequestInfo).sql!)![1];
       assert.equal(parentOf(q)?.requestId, rid, `query ${(q.request as MysqlRequestInfo).sql}`);
     }
+    assert.ok(perParent > 0, 'the second and third queries of a stream are counted as taken beyond one call');
   });
 
   it('the service map reads gateway → API → inventory → database', () => {

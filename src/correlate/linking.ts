@@ -557,7 +557,12 @@ export class ParentLinker {
     const assigned = assignInArrivalOrder(options, parents.length);
     batch.forEach((call, i) => {
       const pool = call.pool!;
-      if (assigned[i]! >= 0) return this.commit(call, parents[assigned[i]!]!);
+      if (assigned[i]! >= 0) {
+        const parent = parents[assigned[i]!]!;
+        // Beyond one call to this callee: taken on the calls its operation was seen to make (callsPer).
+        if (parent.children.some((c) => calleeOf(c.x) === call.callee)) this.opts.counters.add('correlate.timing-calls-per-parent');
+        return this.commit(call, parent);
+      }
       if (!due.has(call)) return;
       if (pool.length === 0) return this.commit(call, null);
       this.opts.counters.add('correlate.timing-shared');
