@@ -67,7 +67,7 @@ test('ipv4: total length 0 (TSO) takes the captured bytes', () => {
 test('ipv4/ipv6: other transports', () => {
   const table: [Uint8Array, number, string][] = [
     [f.ipv4({ src: '1.2.3.4', dst: '5.6.7.8', proto: 1, payload: Uint8Array.from([8, 0, 0, 0]) }), 0x0800, 'icmp'],
-    [f.ipv4({ src: '1.2.3.4', dst: '5.6.7.8', proto: 47, payload: Uint8Array.from([0, 0, 8, 0]) }), 0x0800, 'other'],
+    [f.ipv4({ src: '1.2.3.4', dst: '5.6.7.8', proto: 132, payload: Uint8Array.from([0, 0, 8, 0]) }), 0x0800, 'other'], // SCTP
     [f.ipv6({ src: '::1', dst: '::2', nextHeader: 58, payload: Uint8Array.from([128, 0, 0, 0]) }), 0x86dd, 'icmpv6'],
   ];
   for (const [ip, type, transport] of table) {

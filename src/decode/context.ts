@@ -2,8 +2,8 @@ import type { AddressFormatter } from './address.js';
 import type { FragmentReassembler } from './fragments.js';
 import type { DecodeFailure, DecodedPacket } from './types.js';
 
-/** What a tunnel header says follows it. */
-export type InnerKind = 'ethernet' | 'ipv4' | 'ipv6';
+/** What a tunnel header says follows it ('ip': IPv4 or IPv6, the version nibble says which). */
+export type InnerKind = 'ethernet' | 'ipv4' | 'ipv6' | 'ip' | 'mpls';
 
 /**
  * Per-decoder state shared by the layer functions. One instance per PacketDecoder, reused for

@@ -6,7 +6,8 @@ import { decodeEthernet } from './ethernet.js';
 import { FragmentReassembler } from './fragments.js';
 import { decodeIPv4 } from './ipv4.js';
 import { decodeIPv6 } from './ipv6.js';
-import { decodeLink } from './link.js';
+import { decodeLink, decodeRawIP } from './link.js';
+import { decodeMpls } from './mpls.js';
 import type { DecodedPacket } from './types.js';
 
 export interface PacketDecoderOptions {
@@ -90,5 +91,9 @@ function decodeInnerFrame(this: DecodeContext, kind: InnerKind, data: Uint8Array
       return decodeIPv4(this, data, offset, end, depth);
     case 'ipv6':
       return decodeIPv6(this, data, offset, end, depth);
+    case 'ip':
+      return decodeRawIP(this, data, offset, end, depth);
+    case 'mpls':
+      return decodeMpls(this, data, offset, end, depth);
   }
 }

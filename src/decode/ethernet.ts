@@ -1,6 +1,8 @@
 import { type DecodeContext, fail, readU16 } from './context.js';
 import { decodeIPv4 } from './ipv4.js';
 import { decodeIPv6 } from './ipv6.js';
+import { decodeMpls } from './mpls.js';
+import { decodePppoeSession } from './pppoe.js';
 
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
@@ -8,6 +10,9 @@ export const ETHERTYPE_IPV6 = 0x86dd;
 export const ETHERTYPE_VLAN = 0x8100; // 802.1Q
 export const ETHERTYPE_QINQ = 0x88a8; // 802.1ad
 export const ETHERTYPE_QINQ_LEGACY = 0x9100; // pre-standard QinQ, still common
+export const ETHERTYPE_MPLS_UNICAST = 0x8847;
+export const ETHERTYPE_MPLS_MULTICAST = 0x8848;
+export const ETHERTYPE_PPPOE_SESSION = 0x8864;
 
 const ETHERNET_HEADER_LENGTH = 14;
 const VLAN_TAG_LENGTH = 4;
@@ -20,8 +25,9 @@ export function decodeEthernet(ctx: DecodeContext, data: Uint8Array, offset: num
 
 /**
  * Everything after an EtherType field (Ethernet, SLL, SLL2): VLAN tags outer to inner, then the
- * network layer. VLAN id 0 (a priority tag) is recorded like any other id. An EtherType <= 1500
- * is an 802.3 length (LLC follows): reported as network 'other'.
+ * network layer (possibly behind MPLS labels or a PPPoE session header). VLAN id 0 (a priority
+ * tag) is recorded like any other id. An EtherType <= 1500 is an 802.3 length (LLC follows):
+ * reported as network 'other'.
  */
 export function decodeEtherType(
   ctx: DecodeContext,
@@ -42,6 +48,11 @@ export function decodeEtherType(
       return decodeIPv4(ctx, data, offset, end, depth);
     case ETHERTYPE_IPV6:
       return decodeIPv6(ctx, data, offset, end, depth);
+    case ETHERTYPE_MPLS_UNICAST:
+    case ETHERTYPE_MPLS_MULTICAST:
+      return decodeMpls(ctx, data, offset, end, depth);
+    case ETHERTYPE_PPPOE_SESSION:
+      return decodePppoeSession(ctx, data, offset, end, depth);
     case ETHERTYPE_ARP:
       ctx.out.network = 'arp';
       return;

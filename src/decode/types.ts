@@ -11,6 +11,9 @@ export type DecodeFailure =
   | 'fragment-reassembly-failed'
   | 'tunnel-decode-failed';
 
+/** Tunnels whose outer headers the decoder takes off (MPLS labels and PPPoE are framing, like VLAN tags). */
+export type TunnelKind = 'vxlan' | 'geneve' | 'gtp-u' | 'gre' | 'erspan' | 'ip-in-ip';
+
 export type NetworkProtocol = 'ipv4' | 'ipv6' | 'arp' | 'other';
 export type TransportProtocol = 'tcp' | 'udp' | 'icmp' | 'icmpv6' | 'other';
 
@@ -42,8 +45,8 @@ export interface DecodedPacket {
   dstPort: number;
   /** VLAN ids from outer to inner (802.1Q / 802.1ad); empty when untagged. */
   vlans: number[];
-  /** Set when the packet was found inside a VXLAN or GENEVE tunnel (outer headers discarded). */
-  tunnel: 'vxlan' | 'geneve' | null;
+  /** The innermost tunnel the packet was taken out of (its outer headers discarded), or null. */
+  tunnel: TunnelKind | null;
   /** TCP fields (valid when transport === 'tcp'). seq/ack are unsigned 32-bit. */
   seq: number;
   ack: number;

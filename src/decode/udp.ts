@@ -1,11 +1,11 @@
 import { type DecodeContext, fail, MAX_TUNNEL_DEPTH, readU16 } from './context.js';
-import { decodeTunnel, GENEVE_PORT, VXLAN_PORT } from './tunnel.js';
+import { decodeUdpTunnel, isTunnelPort } from './tunnel.js';
 
 const HEADER_LENGTH = 8;
 
 /**
  * UDP header at `offset`. The UDP length wins over the IP length when it is shorter (and sane);
- * datagrams to the VXLAN and GENEVE ports are opened and their inner frame decoded instead.
+ * datagrams to the VXLAN, GENEVE and GTP-U ports are opened and their inner packet decoded instead.
  */
 export function decodeUdp(
   ctx: DecodeContext,
@@ -26,7 +26,7 @@ export function decodeUdp(
   out.dstPort = readU16(data, offset + 2);
   out.payload = data.subarray(payloadStart, payloadEnd);
   out.payloadWireLength = datagramLength - HEADER_LENGTH;
-  if ((out.dstPort === VXLAN_PORT || out.dstPort === GENEVE_PORT) && depth < MAX_TUNNEL_DEPTH) {
-    decodeTunnel(ctx, out.dstPort, data, payloadStart, payloadEnd, out.payloadWireLength, depth);
+  if (isTunnelPort(out.dstPort) && depth < MAX_TUNNEL_DEPTH) {
+    decodeUdpTunnel(ctx, out.dstPort, data, payloadStart, payloadEnd, out.payloadWireLength, depth);
   }
 }

@@ -307,6 +307,77 @@ export function geneve(inner: Uint8Array, o: { protocolType?: number; vni?: numb
   return concat(header, options, inner);
 }
 
+export interface GreOptions {
+  /** The EtherType-valued protocol field (0x0800 IPv4, 0x86dd IPv6, 0x6558 Ethernet, 0x8847 MPLS, 0x88be/0x22eb ERSPAN). */
+  protocolType: number;
+  checksum?: boolean;
+  key?: number;
+  sequence?: number;
+  /** The low 3 bits of the second byte (1 = PPTP's enhanced GRE). */
+  version?: number;
+  /** Set the R bit (RFC 1701 source routing), which nothing decodes. */
+  routing?: boolean;
+}
+
+/** A GRE header (RFC 2784/2890) and its payload: the payload of IP protocol 47. */
+export function gre(payload: Uint8Array, o: GreOptions): Uint8Array {
+  const flags = (o.checksum ? 0x80 : 0) | (o.routing ? 0x40 : 0) | (o.key !== undefined ? 0x20 : 0) | (o.sequence !== undefined ? 0x10 : 0);
+  const header = [flags, o.version ?? 0, ...u16(o.protocolType)];
+  if (o.checksum || o.routing) header.push(0, 0, 0, 0);
+  if (o.key !== undefined) header.push(...u32(o.key));
+  if (o.sequence !== undefined) header.push(...u32(o.sequence));
+  return concat(Uint8Array.from(header), payload);
+}
+
+/** ERSPAN type II header (version 1) + mirrored Ethernet frame: the payload of GRE 0x88be with a sequence number. */
+export function erspan2(frame: Uint8Array, o: { session?: number; vlan?: number; index?: number } = {}): Uint8Array {
+  const word1 = (1 << 28) | ((o.vlan ?? 0) << 16) | (o.session ?? 1);
+  return concat(Uint8Array.from([...u32(word1), ...u32(o.index ?? 0)]), frame);
+}
+
+/**
+ * ERSPAN type III header (version 2) + mirrored frame: the payload of GRE 0x22eb. frameType 0 is
+ * Ethernet, 2 raw IP; `platform` adds the optional 8-byte platform-specific subheader (O flag).
+ */
+export function erspan3(frame: Uint8Array, o: { session?: number; frameType?: number; platform?: boolean; timestamp?: number } = {}): Uint8Array {
+  const word1 = (2 << 28) | (o.session ?? 1);
+  const ft = o.frameType ?? 0;
+  const header = [...u32(word1), ...u32(o.timestamp ?? 0x01020304), 0x12, 0x34, (ft & 0x1f) << 2, o.platform ? 0x01 : 0];
+  if (o.platform) header.push(0x08, 0, 0, 0, 0, 0, 0, 0);
+  return concat(Uint8Array.from(header), frame);
+}
+
+/** An MPLS label stack (outermost first, bottom-of-stack set on the last) in front of `payload`. */
+export function mpls(labels: number[], payload: Uint8Array, o: { controlWord?: boolean } = {}): Uint8Array {
+  const stack = labels.flatMap((label, i) => [(label >>> 12) & 0xff, (label >>> 4) & 0xff, ((label & 0x0f) << 4) | (i === labels.length - 1 ? 1 : 0), 64]);
+  return concat(Uint8Array.from(stack), o.controlWord ? new Uint8Array(4) : new Uint8Array(0), payload);
+}
+
+/** A PPPoE session header and PPP protocol field (0x0021 IPv4, 0x0057 IPv6) in front of `payload`. */
+export function pppoe(pppProtocol: number, payload: Uint8Array, session = 0x1234): Uint8Array {
+  return concat(Uint8Array.from([0x11, 0x00, ...u16(session), ...u16(payload.length + 2), ...u16(pppProtocol)]), payload);
+}
+
+/**
+ * A GTP-U v1 header: a G-PDU (type 255) carrying `packet` by default. `extensions` adds the
+ * optional fields and that chain of extension headers (each given as its content, padded to 4n-2).
+ */
+export function gtpu(packet: Uint8Array, o: { teid?: number; messageType?: number; sequence?: boolean; extensions?: Uint8Array[] } = {}): Uint8Array {
+  const extensions = o.extensions ?? [];
+  const optional = o.sequence || extensions.length > 0;
+  const flags = 0x30 | (extensions.length > 0 ? 0x04 : 0) | (o.sequence ? 0x02 : 0);
+  const tail: number[] = [];
+  if (optional) tail.push(0, 1, 0, extensions.length > 0 ? 0x85 : 0);
+  extensions.forEach((content, i) => {
+    const units = Math.ceil((content.length + 2) / 4);
+    const body = new Uint8Array(units * 4 - 2);
+    body.set(content);
+    tail.push(units, ...body, i === extensions.length - 1 ? 0 : 0x85);
+  });
+  const length = tail.length + packet.length;
+  return concat(Uint8Array.from([flags, o.messageType ?? 0xff, ...u16(length), ...u32(o.teid ?? 7), ...tail]), packet);
+}
+
 export type LinkKind = 'ether' | 'sll' | 'sll2' | 'null' | 'raw';
 
 export interface TcpPacketOptions {
