@@ -2,21 +2,20 @@
 // flannel and Cilium set up), HTTP between the overlay addresses, tcpdump on the underlay link.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { HttpRequestInfo, HttpResponseInfo } from '../src/protocols/types.js';
 import { analyzeFiles } from './lib/analyze-file.js';
+import { deleteNamespaces, hasCommand, IS_ROOT, shell, tcpdumpAround } from './lib/netns.js';
 
-const IS_ROOT = process.getuid?.() === 0;
-const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 /** Kernels built without VXLAN refuse the device; nothing here can then be tested. */
 const vxlanMissing = (): string | false => {
   if (!IS_ROOT) return 'needs root for network namespaces';
-  if (!has('ip')) return 'needs iproute2';
-  if (!has('tcpdump')) return 'needs tcpdump';
-  if (!has('tshark')) return 'needs tshark';
+  if (!hasCommand('ip')) return 'needs iproute2';
+  if (!hasCommand('tcpdump')) return 'needs tcpdump';
+  if (!hasCommand('tshark')) return 'needs tshark';
   const probe = spawnSync('sh', ['-c', 'ip netns add ws-vx-probe && ip -n ws-vx-probe link add vx type vxlan id 1 dstport 8472 local 127.0.0.1; r=$?; ip netns del ws-vx-probe; exit $r'], { stdio: 'ignore' });
   return probe.status === 0 ? false : 'the kernel has no VXLAN devices';
 };
@@ -26,17 +25,11 @@ describe('a real VXLAN overlay captured on its underlay', { skip: vxlanMissing()
   const dir = mkdtempSync(join(tmpdir(), 'wirespan-vxlan-'));
   const pcap = join(dir, 'underlay.pcap');
   let server: ChildProcess | null = null;
-  const sh = (script: string): void => {
-    const r = spawnSync('sh', ['-ec', script], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${script.trim().split('\n')[0]}: ${r.stderr}`);
-  };
-  const cleanup = (): void => {
-    for (const n of Object.values(ns)) spawnSync('ip', ['netns', 'del', n]);
-  };
+  const cleanup = (): void => deleteNamespaces(Object.values(ns));
 
   before(async () => {
     cleanup();
-    sh(`
+    shell(`
       ip netns add ${ns.a}; ip netns add ${ns.b}
       ip link add wsvx-a type veth peer name wsvx-b; ip link set wsvx-a netns ${ns.a}; ip link set wsvx-b netns ${ns.b}
       ip -n ${ns.a} addr add 10.97.0.1/24 dev wsvx-a; ip -n ${ns.a} link set wsvx-a up
@@ -53,17 +46,11 @@ describe('a real VXLAN overlay captured on its underlay', { skip: vxlanMissing()
 
   /** Three requests on one keep-alive connection, captured on the underlay; true when tshark sees them all. */
   async function captureOnce(): Promise<boolean> {
-    const tcpdump = spawn('ip', ['netns', 'exec', ns.a, 'tcpdump', '--immediate-mode', '-Z', 'root', '-i', 'wsvx-a', '-s', '0', '-U', '-w', pcap, 'udp port 8472'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await new Promise((resolve) => tcpdump.stderr!.once('data', resolve));
-    await new Promise((resolve) => setTimeout(resolve, 500)); // the ring is attached a moment after tcpdump says it listens
     const client = `const http = require('http'); const agent = new http.Agent({ keepAlive: true }); (async () => { for (const p of ['/a', '/b', '/c']) await new Promise((ok) => http.get({ host: '10.96.0.2', path: p, agent, headers: { 'x-request-id': 'vx' + p } }, (r) => { r.resume(); r.on('end', ok); })); agent.destroy(); })();`;
-    const ran = spawnSync('ip', ['netns', 'exec', ns.a, process.execPath, '-e', client], { timeout: 10_000 });
-    assert.equal(ran.status, 0, String(ran.stderr));
-    for (let size = -1, stable = 0; stable < 5; stable = statSync(pcap).size === size ? stable + 1 : 0, size = statSync(pcap).size) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    tcpdump.kill('SIGINT');
-    await new Promise((resolve) => tcpdump.once('exit', resolve));
+    await tcpdumpAround(ns.a, 'wsvx-a', pcap, 'udp port 8472', () => {
+      const ran = spawnSync('ip', ['netns', 'exec', ns.a, process.execPath, '-e', client], { timeout: 10_000 });
+      assert.equal(ran.status, 0, String(ran.stderr));
+    });
     const count = (filter: string): number => spawnSync('tshark', ['-r', pcap, '-d', 'udp.port==8472,vxlan', '-Y', filter], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).length;
     return count('http.request') === 3 && count('http.response') === 3;
   }

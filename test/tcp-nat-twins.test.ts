@@ -2,7 +2,7 @@
 // mappings, Kubernetes services): before and after NAT, with the same initial sequence numbers.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import { TcpAssembler } from '../src/tcp/assembler.js';
 import type { Endpoint, TcpSegment } from '../src/tcp/types.js';
 import { Counters } from '../src/util/counters.js';
 import { analyzeFiles } from './lib/analyze-file.js';
+import { deleteNamespaces, hasCommand, IS_ROOT, shell, tcpdumpAround } from './lib/netns.js';
 import { TcpRecorder } from './lib/tcp-recorder.js';
 import { runCli } from './lib/wirespan-cli.js';
 
@@ -82,9 +83,7 @@ describe('NAT twins in the TCP layer', () => {
   });
 });
 
-const IS_ROOT = process.getuid?.() === 0;
-const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-const skipReason = !IS_ROOT ? 'needs root for network namespaces' : !has('ip') ? 'needs iproute2' : !has('iptables') ? 'needs iptables' : !has('tcpdump') ? 'needs tcpdump' : !has('tshark') ? 'needs tshark' : false;
+const skipReason = !IS_ROOT ? 'needs root for network namespaces' : !hasCommand('ip') ? 'needs iproute2' : !hasCommand('iptables') ? 'needs iptables' : !hasCommand('tcpdump') ? 'needs tcpdump' : !hasCommand('tshark') ? 'needs tshark' : false;
 
 describe('a real capture on a host translating addresses', { skip: skipReason }, () => {
   // client ns --veth-- host ns (DNAT 10.98.0.1:8080 -> 10.99.0.2:80) --veth-- server ns; tcpdump -i any on the host.
@@ -92,17 +91,11 @@ describe('a real capture on a host translating addresses', { skip: skipReason },
   const dir = mkdtempSync(join(tmpdir(), 'wirespan-nat-'));
   const pcap = join(dir, 'nat.pcap');
   let server: ChildProcess | null = null;
-  const sh = (script: string): void => {
-    const r = spawnSync('sh', ['-ec', script], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${script.split('\n')[0]}: ${r.stderr}`);
-  };
-  const cleanup = (): void => {
-    for (const n of Object.values(ns)) spawnSync('ip', ['netns', 'del', n]);
-  };
+  const cleanup = (): void => deleteNamespaces(Object.values(ns));
 
   before(async () => {
     cleanup();
-    sh(`
+    shell(`
       for n in ${ns.client} ${ns.host} ${ns.server}; do ip netns add $n; ip -n $n link set lo up; done
       ip link add wsnat-c type veth peer name wsnat-hc; ip link set wsnat-c netns ${ns.client}; ip link set wsnat-hc netns ${ns.host}
       ip link add wsnat-s type veth peer name wsnat-hs; ip link set wsnat-s netns ${ns.server}; ip link set wsnat-hs netns ${ns.host}
@@ -121,18 +114,11 @@ describe('a real capture on a host translating addresses', { skip: skipReason },
 
   /** Three requests, one connection each, captured on the translating host; true when nothing was lost. */
   async function captureOnce(): Promise<boolean> {
-    const tcpdump = spawn('ip', ['netns', 'exec', ns.host, 'tcpdump', '--immediate-mode', '-Z', 'root', '-i', 'any', '-s', '0', '-U', '-w', pcap, 'tcp'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await new Promise((resolve) => tcpdump.stderr!.once('data', resolve)); // "listening on any"
-    await new Promise((resolve) => setTimeout(resolve, 500)); // the ring is attached a moment after it says so
     const client = `const http = require('http'); (async () => { for (const p of ['/a', '/b', '/c']) await new Promise((ok) => http.get({ host: '10.98.0.1', port: 8080, path: p, agent: false, headers: { 'x-request-id': 'nat' + p } }, (r) => { r.resume(); r.on('end', ok); })); })();`;
-    const ran = spawnSync('ip', ['netns', 'exec', ns.client, process.execPath, '-e', client], { timeout: 10_000 });
-    assert.equal(ran.status, 0, String(ran.stderr));
-    // tcpdump writes each packet as it comes (-U): done once the file stops growing.
-    for (let size = -1, stable = 0; stable < 5; stable = statSync(pcap).size === size ? stable + 1 : 0, size = statSync(pcap).size) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    tcpdump.kill('SIGINT');
-    await new Promise((resolve) => tcpdump.once('exit', resolve));
+    await tcpdumpAround(ns.host, 'any', pcap, 'tcp', () => {
+      const ran = spawnSync('ip', ['netns', 'exec', ns.client, process.execPath, '-e', client], { timeout: 10_000 });
+      assert.equal(ran.status, 0, String(ran.stderr));
+    });
     // Every view of every connection: 2 × 3 SYN-ACKs, requests and responses (tshark's count, not ours).
     const count = (filter: string): number => spawnSync('tshark', ['-r', pcap, '-Y', filter], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).length;
     return count('tcp.flags.syn == 1 && tcp.flags.ack == 1') === 6 && count('http.request') === 6 && count('http.response') === 6;
