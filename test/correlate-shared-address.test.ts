@@ -3,6 +3,7 @@
 // still serving: streaming answers, proxies passing an answer through.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { traceIdFromRequestId } from '../src/correlate/ids.js';
 import type { SpanRecord } from '../src/correlate/types.js';
 import type { Exchange, HeaderField } from '../src/protocols/types.js';
 import type { Endpoint } from '../src/tcp/types.js';
@@ -208,6 +209,20 @@ describe('a request id that begins at the caller', () => {
     const { spans } = correlateAll([into({}), call]);
     const [front, hop] = [spans.find((s) => s.server.port === 80)!, spans.find((s) => s.server.port === 8080)!];
     assert.deepEqual([hop.parentSpanId, hop.link, hop.requestId], [front.spanId, 'timing', 'gw-generated-1']);
+  });
+
+  it('and the request it was made for joins its trace, with everything below it', () => {
+    const inner = exchangeOf({ connectionId: 3, client: { ip: '10.0.0.3', port: 42000 }, server: { ip: '10.0.0.6', port: 9000 }, startUs: T0 + 300, requestEndUs: T0 + 310, responseStartUs: T0 + 390, endUs: T0 + 400 });
+    const { spans } = correlateAll([into({}), call, inner]);
+    const expected = traceIdFromRequestId('gw-generated-1');
+    assert.deepEqual(spans.map((s) => [s.server.port, s.traceId, s.link]), [[80, expected, null], [8080, expected, 'timing'], [9000, expected, 'timing']]);
+  });
+
+  it('of several calls with their own ids, the first gives the trace; the others keep theirs', () => {
+    const second = exchangeOf({ ...call, connectionId: 4, client: { ip: '10.0.0.2', port: 41001 }, server: { ip: '10.0.0.4', port: 8080 }, startUs: T0 + 300, requestEndUs: T0 + 310, responseStartUs: T0 + 700, endUs: T0 + 750, requestHeaders: [['x-request-id', 'gw-generated-2']] });
+    const { spans } = correlateAll([into({}), second, call]);
+    const traceOf = (ip: string): string => spans.find((s) => s.server.ip === ip)!.traceId;
+    assert.deepEqual([traceOf('10.0.0.2'), traceOf('10.0.0.3'), traceOf('10.0.0.4')], [traceIdFromRequestId('gw-generated-1'), traceIdFromRequestId('gw-generated-1'), traceIdFromRequestId('gw-generated-2')]);
   });
 
   it('never to a request that carried another id', () => {

@@ -184,7 +184,7 @@ export class Correlator {
   }
 
   private emitTree(root: LinkNode): void {
-    const rootTraceId = root.idTraceId ?? root.spanId.padStart(32, '0');
+    const rootTraceId = root.idTraceId ?? idTraceIdBelow(root) ?? root.spanId.padStart(32, '0');
     const build = (node: LinkNode, inherited: string): SpanNode => {
       node.emitted = true;
       this.unemitted.delete(node);
@@ -245,6 +245,20 @@ export class Correlator {
       notes,
     };
   }
+}
+
+/**
+ * The trace id of the shallowest, then earliest, exchange under `root` that has one of its own. A
+ * root without ids whose calls carry one (a gateway that makes up the request id it sends
+ * upstream) belongs to that trace, so the caller's request and everything below it are one trace.
+ */
+function idTraceIdBelow(root: LinkNode): string | null {
+  for (let level = root.children; level.length > 0; level = level.flatMap((node) => node.children)) {
+    let first: LinkNode | null = null;
+    for (const node of level) if (node.idTraceId !== null && (first === null || node.x.startUs < first.x.startUs)) first = node;
+    if (first) return first.idTraceId;
+  }
+  return null;
 }
 
 /** Undecided exchanges by the host of their caller. */
