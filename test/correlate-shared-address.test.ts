@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { traceIdFromRequestId } from '../src/correlate/ids.js';
+import { CallerEvidence, type CallerVerdict, type CallerWindow } from '../src/correlate/linking-callers.js';
 import type { SpanRecord } from '../src/correlate/types.js';
 import type { Exchange, HeaderField } from '../src/protocols/types.js';
 import type { Endpoint } from '../src/tcp/types.js';
@@ -393,5 +394,27 @@ describe('a server on the host\'s own address calling over loopback', () => {
     const { spans, counters } = correlateAll([...elsewhere, ...probes]);
     assert.equal(counters.get('correlate.hosts-joined'), 0);
     assert.deepEqual(spans.filter((s) => s.parentSpanId !== null).length, 0);
+  });
+});
+
+describe('a burst of requests inside a slow one (a cold start)', () => {
+  // Thirteen requests into the gateway, each on its own connection, all inside the API's one slow hop
+  // (the first request's, waiting on a connection being set up), and thirteen hops into the API,
+  // each inside its own gateway request: both endpoints contain the other's calls as often and as
+  // tightly. Only the hops sit one per window of their caller.
+  const ms = (t: number): number => T0 + Math.round(t * 1000);
+  const http = (connectionId: number, port: number, from: number, to: number): Exchange =>
+    exchangeOf({ connectionId, client: { ip: HOST, port: 40000 + connectionId }, server: { ip: HOST, port }, startUs: ms(from), requestEndUs: ms(from) + 10, responseStartUs: ms(to) - 10, endUs: ms(to) });
+  const window = (x: Exchange): CallerWindow => ({ x, end: x.endUs! });
+  const slowHop = http(200, API, 0.1, 99.9);
+  const fronts = Array.from({ length: 13 }, (_, k) => http(101 + k, GATEWAY, k + 1, 81 + k));
+  const hops = fronts.map((_, k) => http(201 + k, API, k + 1.1, 80.9 + k));
+
+  it('the gateway makes the hops; nothing seen makes the requests into the gateway', () => {
+    const evidence = new CallerEvidence(() => 2);
+    hops.forEach((hop, k) => evidence.observeTiming(hop, [window(fronts[k]!)]));
+    for (const front of fronts) evidence.observeTiming(front, [window(slowHop)]);
+    const servers = (v: CallerVerdict): string => (v === null || v === 'none' ? String(v) : v.servers.map((e) => e.port).join());
+    assert.deepEqual([servers(evidence.verdict(hops[0]!)), servers(evidence.verdict(fronts[0]!))], [String(GATEWAY), 'none']);
   });
 });

@@ -40,6 +40,12 @@ const MAX_CALLER_ENDPOINTS = 3;
 const CONTAINED_SHARE = 0.9;
 /** ...and hold most tightly. */
 const TIGHTEST_SHARE = 0.6;
+/** The strength of a verdict by ids: above any from timing (see Tally.strength). */
+const ID_STRENGTH = 2;
+/** Calls that showed nothing, added to every tally's when its strength is weighed (see Tally.strength). */
+const STRENGTH_PRIOR = 2;
+/** Tightest windows remembered per tally to tell a window holding several calls (see Tally.spread). */
+const RECENT_WINDOWS = 8;
 /** Connections (and ip → callee pairs) remembered; the oldest is forgotten first. */
 const MAX_TALLIES = 65_536;
 
@@ -54,6 +60,10 @@ interface Tally {
   tightest: Map<string, number>;
   /** Per endpoint: calls whose tightest window it held as a handler holds its calls (see fits). */
   snug: Map<string, number>;
+  /** Per endpoint: calls whose tightest window was not that of one of the RECENT_WINDOWS calls before. */
+  spread: Map<string, number>;
+  /** Start times of the latest tightest windows (newest last). */
+  recent: number[];
   /** Calls per set of endpoints containing them (keys: endpoints joined by '|', sorted). */
   together: Map<string, number>;
   /** Per endpoint: calls linked to it by an id. */
@@ -61,7 +71,14 @@ interface Tally {
   /** The endpoints behind the keys above. */
   servers: Map<string, Endpoint>;
   verdict: CallerVerdict;
-  /** Share of the calls the verdict's endpoint held most tightly (1 for an id). */
+  /**
+   * How well the verdict explains the calls (2 for an id): the share of them its endpoints held most
+   * tightly plus the share whose tightest window held no other call of the tally, each counted as if
+   * STRENGTH_PRIOR more calls had shown neither (a few calls prove less than many). When two
+   * endpoints each contain the other's calls (a burst of requests inside a few slow ones: a cold
+   * start), the calls of the one really called sit one per window of its caller, the others many
+   * to a window.
+   */
   strength: number;
 }
 
@@ -115,8 +132,13 @@ export class CallerEvidence {
         if (!tally.servers.has(key)) tally.servers.set(key, server);
       }
       if (together !== null) bump(tally.together, together);
-      if (tightestKey !== null) bump(tally.tightest, tightestKey);
-      if (snug && tightestKey !== null) bump(tally.snug, tightestKey);
+      if (tightest !== null && tightestKey !== null) {
+        bump(tally.tightest, tightestKey);
+        if (snug) bump(tally.snug, tightestKey);
+        if (!tally.recent.includes(tightest.x.startUs)) bump(tally.spread, tightestKey);
+        tally.recent.push(tightest.x.startUs);
+        if (tally.recent.length > RECENT_WINDOWS) tally.recent.shift();
+      }
       this.judge(tally);
     }
   }
@@ -187,7 +209,7 @@ export class CallerEvidence {
       else if (n === most) best = null;
     }
     if (best !== null || t.byId.size > 0) {
-      [t.verdict, t.strength] = best === null ? [null, 0] : [{ servers: [t.servers.get(best)!] }, 1];
+      [t.verdict, t.strength] = best === null ? [null, 0] : [{ servers: [t.servers.get(best)!] }, ID_STRENGTH];
       return;
     }
     [t.verdict, t.strength] = [null, 0];
@@ -208,8 +230,9 @@ export class CallerEvidence {
   /** One endpoint among those `allowed` that explains the calls (see judge); true when found. */
   private judgeAmong(t: Tally, allowed: (e: string) => boolean, minTight = TIGHTEST_SHARE): boolean {
     const tightShare = (e: string): number => (t.tightest.get(e) ?? 0) / t.calls;
+    const strength = (e: string, tight: number): number => strengthOf(t, tight * t.calls, t.spread.get(e) ?? 0);
     const containing = [...t.contained].filter(([e, n]) => allowed(e) && n >= CONTAINED_SHARE * t.calls).map(([e]) => e);
-    const open = containing.filter((e) => !reaches(this.callGraph({ strength: tightShare(e), calls: t.calls }, t), t.callee, e));
+    const open = containing.filter((e) => !reaches(this.callGraph({ strength: strength(e, tightShare(e)), calls: t.calls }, t), t.callee, e));
     // Nested services all contain a call; the outer ones' tightest windows around it were others'.
     const graph = this.callGraph({ strength: -1, calls: 0 }, t);
     for (const e of open) {
@@ -217,7 +240,7 @@ export class CallerEvidence {
       if (open.some((o) => o !== e && !outer.includes(o) && reaches(graph, e, o))) continue;
       const tight = tightShare(e) + outer.reduce((sum, o) => sum + tightShare(o), 0);
       if (tight < minTight) continue;
-      [t.verdict, t.strength] = [{ servers: [t.servers.get(e)!] }, tight];
+      [t.verdict, t.strength] = [{ servers: [t.servers.get(e)!] }, strength(e, tight)];
       return true;
     }
     return false;
@@ -238,7 +261,8 @@ export class CallerEvidence {
       let contained = 0;
       for (const [set, count] of t.together) if (set.split('|').some((e) => chosen.includes(e))) contained += count;
       if (chosen.length > 1 && contained >= CONTAINED_SHARE * t.calls && tight >= TIGHTEST_SHARE * t.calls) {
-        [t.verdict, t.strength] = [{ servers: chosen.map((e) => t.servers.get(e)!) }, tight / t.calls];
+        const spread = chosen.reduce((sum, e) => sum + (t.spread.get(e) ?? 0), 0);
+        [t.verdict, t.strength] = [{ servers: chosen.map((e) => t.servers.get(e)!) }, strengthOf(t, tight, spread)];
         return true;
       }
     }
@@ -247,7 +271,7 @@ export class CallerEvidence {
 
   /**
    * Who calls whom: calls proven by ids, and the verdicts of ip → callee pairs stronger than `than`
-   * (a larger share held most tightly, then more calls).
+   * (a larger strength, see Tally.strength, then more calls).
    */
   private callGraph(than: { strength: number; calls: number }, except: Tally | null): CallGraph {
     const edges: CallGraph = new Map();
@@ -288,6 +312,11 @@ function reaches(graph: CallGraph, from: string, to: string): boolean {
   return false;
 }
 
+/** See Tally.strength: `tight` and `spread` are numbers of calls. */
+function strengthOf(t: Tally, tight: number, spread: number): number {
+  return (tight + spread) / (t.calls + STRENGTH_PRIOR);
+}
+
 function tightestOf<T extends CallerWindow>(windows: readonly T[]): T | null {
   let tightest: T | null = null;
   for (const p of windows) if (tightest === null || p.end - p.x.startUs < tightest.end - tightest.x.startUs) tightest = p;
@@ -299,7 +328,7 @@ function remember<K>(tallies: Map<K, Tally>, key: K, caller: string, callee: str
   if (!tally) {
     if (tallies.size >= MAX_TALLIES) tallies.delete(tallies.keys().next().value!);
     const counts = (): Map<string, number> => new Map();
-    tallies.set(key, (tally = { caller, callee, calls: 0, contained: counts(), tightest: counts(), snug: counts(), together: counts(), byId: counts(), servers: new Map(), verdict: null, strength: 0 }));
+    tallies.set(key, (tally = { caller, callee, calls: 0, contained: counts(), tightest: counts(), snug: counts(), spread: counts(), recent: [], together: counts(), byId: counts(), servers: new Map(), verdict: null, strength: 0 }));
   }
   return tally;
 }
