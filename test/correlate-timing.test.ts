@@ -12,6 +12,7 @@ import { ServiceNamer } from '../src/correlate/naming.js';
 import type { SpanNode, SpanRecord } from '../src/correlate/types.js';
 import type { Exchange, HeaderField, RequestInfo } from '../src/protocols/types.js';
 import { Counters } from '../src/util/counters.js';
+import { correlateAll, exchangeOf } from './lib/exchange-fixtures.js';
 
 const T0 = 1_700_000_000_000_000;
 const FRONT = '10.0.0.2';
@@ -537,5 +538,35 @@ describe('CallPatterns', () => {
     patterns.observe('QUERY SELECT ?', '10.0.0.6:3306', ['GET /items/:id']);
     assert.equal(patterns.presenceShare('GET /watch/:id', 'QUERY SELECT ?', '10.0.0.6:3306'), 0.95);
     assert.equal(patterns.presenceShare('GET /watch/:id', 'QUERY SELECT ?', '10.0.0.7:3306'), null);
+  });
+});
+
+describe('a proxy forwarding two requests out of their arrival order', () => {
+  // Two POST /reserve arrive at the proxy; it passes the second on first. Their bodies differ; the
+  // path they share names every candidate, so it tells nothing.
+  const at = (from: number, to: number): Pick<Exchange, 'startUs' | 'requestEndUs' | 'responseStartUs' | 'endUs'> => ({ startUs: ms(from), requestEndUs: ms(from) + 10, responseStartUs: ms(to) - 10, endUs: ms(to) });
+  const post = (connectionId: number, server: { ip: string; port: number }, from: number, to: number, body: string): Exchange =>
+    exchangeOf({
+      connectionId,
+      client: { ip: server.port === 80 ? '10.0.0.1' : '10.0.0.2', port: 40000 + connectionId },
+      server,
+      request: { method: 'POST', path: '/reserve', host: null, version: '1.1', bodyBytes: body.length },
+      requestBodyHead: { bytes: Buffer.from(body), contentType: 'application/json' },
+      ...at(from, to),
+    });
+  const proxy = { ip: '10.0.0.2', port: 80 };
+  const app = { ip: '10.0.0.3', port: 8080 };
+  const bodyA = '{"item":311,"quantity":2,"customer":"cust-21"}';
+  const bodyB = '{"item":312,"quantity":1,"customer":"cust-37"}';
+
+  it('each hop goes to the request whose body it passes on', () => {
+    const exchanges = [post(1, proxy, 0, 100, bodyA), post(2, proxy, 1, 100, bodyB), post(3, app, 2, 98, bodyB), post(4, app, 3, 99, bodyA)];
+    const { spans, counters } = correlateAll(exchanges);
+    const parentConnection = (connectionId: number): number | undefined => {
+      const hop = spans.find((s) => s.connectionId === connectionId)!;
+      return spans.find((s) => s.spanId === hop.parentSpanId)?.connectionId;
+    };
+    assert.deepEqual([parentConnection(3), parentConnection(4)], [2, 1]);
+    assert.equal(counters.get('correlate.timing-by-value'), 2);
   });
 });

@@ -10,9 +10,11 @@ const MAX_VALUE_LENGTH = 128;
 /**
  * Values a call carries that could come from the request it was made for: the literals of a SQL
  * query (`WHERE id = 16` for `GET /orders/16`), a prepared statement's parameters, the scalars of a
- * gRPC request message (Exchange.linkValues).
+ * gRPC request message (Exchange.linkValues), what an HTTP request names (a proxy passes on the
+ * very request it was sent; an application the ids it was given).
  */
 export function callValues(x: Exchange): string[] {
+  if (x.protocol === 'http' || x.protocol === 'http2') return [...requestValues(x)];
   const values = (x.linkValues ?? []).filter(usable);
   if (x.protocol === 'mysql' && (x.request as MysqlRequestInfo).command === 'QUERY') {
     const sql = (x.request as MysqlRequestInfo).sql;

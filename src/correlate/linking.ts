@@ -473,19 +473,24 @@ export class ParentLinker {
   }
 
   /**
-   * Among several possible parents, those whose request names a value the call carries (the id in
-   * `GET /orders/16` and in `WHERE id = 16`), when some do and others do not; else all of them.
+   * Among several possible parents, those whose request names the most values the call carries (the
+   * id in `GET /orders/16` and in `WHERE id = 16`; the body a proxy passes on), counting only values
+   * some of them name and others do not; all of them when no value tells them apart.
    */
   private byValue(call: TimingCall, pool: LinkNode[]): LinkNode[] {
     if (pool.length < 2) return pool;
-    const values = [call.head, ...call.members].flatMap((n) => callValues(n.x));
-    if (values.length === 0) return pool;
-    const sharing = pool.filter((p) => {
-      let named = this.targetValues.get(p);
-      if (named === undefined) this.targetValues.set(p, (named = requestValues(p.x)));
-      return values.some((v) => named.has(v));
+    const values = new Set([call.head, ...call.members].flatMap((n) => callValues(n.x)));
+    if (values.size === 0) return pool;
+    const named = pool.map((p) => {
+      let names = this.targetValues.get(p);
+      if (names === undefined) this.targetValues.set(p, (names = requestValues(p.x)));
+      return names;
     });
-    if (sharing.length === 0 || sharing.length === pool.length) return pool;
+    const telling = [...values].filter((v) => !named.every((names) => names.has(v)));
+    const shared = named.map((names) => telling.filter((v) => names.has(v)).length);
+    const most = Math.max(...shared);
+    const sharing = pool.filter((_, i) => shared[i] === most);
+    if (most === 0 || sharing.length === pool.length) return pool;
     this.opts.counters.add('correlate.timing-by-value');
     return sharing;
   }
