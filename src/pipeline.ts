@@ -97,6 +97,7 @@ export class Pipeline {
     packets: { client: 0, server: 0 },
     payloadBytes: { client: 0, server: 0 },
     retransmittedBytes: { client: 0, server: 0 },
+    copies: { client: 0, server: 0 },
     outOfOrderSegments: { client: 0, server: 0 },
     gaps: { client: 0, server: 0 },
     gapBytes: { client: 0, server: 0 },
@@ -240,6 +241,7 @@ export class Pipeline {
       t.packets[side] += st.packets;
       t.payloadBytes[side] += st.payloadBytes;
       t.retransmittedBytes[side] += st.retransmittedBytes;
+      t.copies[side] += st.copies;
       t.outOfOrderSegments[side] += st.outOfOrderSegments;
       t.gaps[side] += st.gaps;
       t.gapBytes[side] += st.gapBytes;
@@ -394,6 +396,7 @@ function flowRecord(flow: Flow): FlowRecord {
     packets: { client: c.packets, server: s.packets },
     payloadBytes: { client: c.payloadBytes, server: s.payloadBytes },
     retransmittedBytes: { client: c.retransmittedBytes, server: s.retransmittedBytes },
+    copies: { client: c.copies, server: s.copies },
     gapBytes: { client: c.gapBytes, server: s.gapBytes },
     ended: { client: flow.ended[0], server: flow.ended[1] },
   };

@@ -238,6 +238,7 @@ describe('stats CLI behaviour', { concurrency: 4 }, () => {
     assert.deepEqual(keys(doc.files[0]!), ['byteOrder', 'bytes', 'format', 'linkTypes', 'name', 'packets', 'snaplen', 'warnings']);
     assert.deepEqual(keys(doc.tcp), [
       'connections',
+      'copies',
       'endings',
       'gapBytes',
       'gaps',
@@ -250,6 +251,7 @@ describe('stats CLI behaviour', { concurrency: 4 }, () => {
     ]);
     assert.deepEqual(keys(doc.flows![0]!), [
       'client',
+      'copies',
       'endUs',
       'ended',
       'gapBytes',

@@ -183,6 +183,8 @@ class Conversation {
   readonly packets: FixturePacket[] = [];
   private readonly client: Side;
   private readonly server: Side;
+  /** IPv4 ids per sender, one per packet sent, as a real stack numbers them. */
+  private readonly ipIds = { client: 1, server: 1 };
 
   constructor(
     c: { ip: string; port: number },
@@ -203,6 +205,7 @@ class Conversation {
       ack: ackOffset === undefined ? 0 : (this.isn[peer] + ackOffset) >>> 0,
       flags,
       payload,
+      ipId: this.ipIds[from]++,
     });
     this.packets.push({ ts: this.ts, data });
     this.ts += 100; // 100 µs apart: reordering stays under tshark's 3 ms out-of-order threshold

@@ -57,6 +57,8 @@ export function newDecodedPacket(): DecodedPacket {
     ack: 0,
     flags: 0,
     window: 0,
+    ipId: -1,
+    tcpChecksum: 0,
     payload: EMPTY_PAYLOAD,
     payloadWireLength: 0,
   };
@@ -77,6 +79,8 @@ export function resetLayers(out: DecodedPacket): void {
   out.ack = 0;
   out.flags = 0;
   out.window = 0;
+  out.ipId = -1;
+  out.tcpChecksum = 0;
   out.payload = EMPTY_PAYLOAD;
   out.payloadWireLength = 0;
 }

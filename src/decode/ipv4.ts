@@ -26,6 +26,7 @@ export function decodeIPv4(ctx: DecodeContext, data: Uint8Array, offset: number,
 
   out.src = ctx.addresses.ipv4(data, offset + 12);
   out.dst = ctx.addresses.ipv4(data, offset + 16);
+  out.ipId = readU16(data, offset + 4);
   const protocol = data[offset + 9]!;
   const payloadStart = offset + headerLength;
   const wireEnd = offset + totalLength;

@@ -19,6 +19,7 @@ export function decodeTcp(ctx: DecodeContext, data: Uint8Array, offset: number, 
   out.ack = readU32(data, offset + 8);
   out.flags = data[offset + 13]!;
   out.window = readU16(data, offset + 14);
+  out.tcpChecksum = readU16(data, offset + 16);
   out.payload = data.subarray(offset + headerLength, capturedEnd);
   out.payloadWireLength = wireLength - headerLength;
 }

@@ -52,6 +52,10 @@ export interface DecodedPacket {
   ack: number;
   flags: number;
   window: number;
+  /** IPv4 identification of the (innermost) IP header; -1 for IPv6. */
+  ipId: number;
+  /** The TCP checksum field as captured (not verified). */
+  tcpChecksum: number;
   /** Payload bytes of the transport layer actually captured. */
   payload: Uint8Array;
   /** Payload length announced by the IP/TCP headers (> payload.length when truncated). */

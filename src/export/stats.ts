@@ -16,6 +16,8 @@ export interface FlowRecord {
   packets: PerDirection;
   payloadBytes: PerDirection;
   retransmittedBytes: PerDirection;
+  /** Packets seen a second time (another interface of the host, a SPAN session): not retransmissions. */
+  copies: PerDirection;
   gapBytes: PerDirection;
   ended: { client: string | null; server: string | null };
 }
@@ -41,6 +43,7 @@ export interface TcpTotals {
   packets: PerDirection;
   payloadBytes: PerDirection;
   retransmittedBytes: PerDirection;
+  copies: PerDirection;
   outOfOrderSegments: PerDirection;
   gaps: PerDirection;
   gapBytes: PerDirection;
@@ -143,6 +146,9 @@ export function renderStats(doc: StatsDocument): string {
   kv('  ended', counts(tcp.endings));
   kv('  payload bytes', `client→server ${tcp.payloadBytes.client}, server→client ${tcp.payloadBytes.server}`);
   kv('  retransmitted bytes', `${tcp.retransmittedBytes.client} / ${tcp.retransmittedBytes.server}`);
+  if (tcp.copies.client + tcp.copies.server > 0) {
+    kv('  packets seen twice', `${tcp.copies.client} / ${tcp.copies.server} (copies: another interface of the host, a SPAN session; not retransmissions)`);
+  }
   kv('  out-of-order segments', `${tcp.outOfOrderSegments.client} / ${tcp.outOfOrderSegments.server}`);
   kv('  gaps', `${tcp.gaps.client + tcp.gaps.server} (${tcp.gapBytes.client + tcp.gapBytes.server} bytes lost)`);
   const twins = doc.counters['tcp.nat-twins'] ?? 0;

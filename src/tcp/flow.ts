@@ -152,14 +152,24 @@ export class TcpFlow implements Flow, HalfStreamSink {
 
   /** A packet after teardown (the final ACK, a retransmitted FIN): counted, never delivered. */
   lateSegment(s: TcpSegment, ts: number): void {
-    this.halves[this.directionOf(s)].stats.packets++;
     if (ts > this.latestTs) this.latestTs = ts;
+    const own = this.halves[this.directionOf(s)];
+    if (!this.dropCopy(own, s, ts)) own.stats.packets++;
+  }
+
+  /** A copy of a packet this direction just had (copies.ts): counted and dropped. */
+  private dropCopy(own: HalfStream, s: TcpSegment, ts: number): boolean {
+    if (!own.recent.repeats(s, ts)) return false;
+    own.stats.copies++;
+    this.ctx.counters.add('tcp.copies');
+    return true;
   }
 
   segment(s: TcpSegment, dir: Direction, ts: number): void {
     const flags = s.flags;
     if (ts > this.latestTs) this.latestTs = ts;
     let own = this.halves[dir];
+    if (this.dropCopy(own, s, ts)) return;
     own.stats.packets++;
     let dataSeq = s.seq;
     if (flags & TCP_SYN) {

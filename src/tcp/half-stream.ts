@@ -1,4 +1,5 @@
 import type { Counters } from '../util/counters.js';
+import { RecentSegments } from './copies.js';
 import { seqAdd, seqDiff } from './sequence.js';
 import type { Direction, DirectionStats, EndReason } from './types.js';
 
@@ -39,10 +40,13 @@ export class HalfStream {
     packets: 0,
     payloadBytes: 0,
     retransmittedBytes: 0,
+    copies: 0,
     outOfOrderSegments: 0,
     gaps: 0,
     gapBytes: 0,
   };
+  /** This direction's latest segments, to drop copies of them. */
+  readonly recent = new RecentSegments();
   /** Sequence number of stream offset 0; null until a SYN or the first data/FIN of this direction. */
   base: number | null = null;
   /** Sequence number of this direction's SYN, when seen. */

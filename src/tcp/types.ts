@@ -23,6 +23,9 @@ export interface TcpSegment {
   ack: number;
   flags: number;
   payload: Uint8Array;
+  /** The IPv4 identification (-1 or absent for IPv6) and the TCP checksum field: with them a copy of a packet seen again is told from a retransmission (copies.ts). */
+  ipId?: number;
+  tcpChecksum?: number;
 }
 
 /** Per-direction counters of one connection (Zeek conn.log style). */
@@ -31,6 +34,8 @@ export interface DirectionStats {
   /** Payload bytes delivered in order to the handler (retransmissions excluded). */
   payloadBytes: number;
   retransmittedBytes: number;
+  /** Packets seen a second time (copies.ts): dropped, not retransmissions. */
+  copies: number;
   outOfOrderSegments: number;
   gaps: number;
   gapBytes: number;

@@ -392,6 +392,8 @@ export interface TcpPacketOptions {
   window?: number;
   ipVersion?: 4 | 6;
   link?: LinkKind;
+  /** IPv4 identification (0 by default): a real stack gives each packet it sends a new one, retransmissions too. */
+  ipId?: number;
 }
 
 /** A whole TCP packet on the chosen link (Ethernet and IPv4 by default). */
@@ -401,7 +403,7 @@ export function tcpPacket(o: TcpPacketOptions): { data: Uint8Array; linkType: nu
   const version = o.ipVersion ?? (o.src.includes(':') ? 6 : 4);
   const ip =
     version === 4
-      ? ipv4({ src: o.src, dst: o.dst, proto: PROTO_TCP, payload: segment })
+      ? ipv4({ src: o.src, dst: o.dst, proto: PROTO_TCP, payload: segment, id: o.ipId ?? 0 })
       : ipv6({ src: o.src, dst: o.dst, nextHeader: PROTO_TCP, payload: segment });
   return onLink(ip, version, o.link ?? 'ether');
 }

@@ -96,7 +96,7 @@ export class FakeFlow implements Flow {
 }
 
 function emptyStats(): DirectionStats {
-  return { packets: 0, payloadBytes: 0, retransmittedBytes: 0, outOfOrderSegments: 0, gaps: 0, gapBytes: 0 };
+  return { packets: 0, payloadBytes: 0, retransmittedBytes: 0, copies: 0, outOfOrderSegments: 0, gaps: 0, gapBytes: 0 };
 }
 
 /** One step of a script: bytes (Uint8Array or latin1 text), a gap, or an end, each at a ts. */

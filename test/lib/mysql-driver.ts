@@ -13,7 +13,7 @@ export type Step =
 export const BASE_SEQ: [number, number] = [1000, 4294967000];
 
 export function fakeFlow(): Flow {
-  const stat = () => ({ packets: 0, payloadBytes: 0, retransmittedBytes: 0, outOfOrderSegments: 0, gaps: 0, gapBytes: 0 });
+  const stat = () => ({ packets: 0, payloadBytes: 0, retransmittedBytes: 0, copies: 0, outOfOrderSegments: 0, gaps: 0, gapBytes: 0 });
   return {
     id: 7,
     client: { ip: '10.0.0.1', port: 50000 },
