@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { combineTracestate, isValidTracestate, parseTraceparent } from '../src/correlate/traceparent.js';
+import { correlateAll, exchangeOf } from './lib/exchange-fixtures.js';
 
 // Cases from the W3C Trace Context spec and its receiver test suite (w3c/trace-context test/test.py).
 const TID = '12345678901234567890123456789012';
@@ -183,4 +184,21 @@ test('tracestate: combined and validated per the W3C grammar', () => {
 test('tracestate: only whitespace combines to nothing', () => {
   assert.equal(combineTracestate(['', ' \t ', '']), '');
   assert.equal(isValidTracestate(''), true);
+});
+
+test('the record carries the sampling decision and the tracestate that came with a valid traceparent', () => {
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00';
+  const { spans } = correlateAll([
+    exchangeOf({ requestHeaders: [['traceparent', traceparent], ['tracestate', 'congo=t61rcWkgMzE'], ['tracestate', 'rojo=00f067aa0ba902b7']] }),
+    exchangeOf({ connectionId: 2, requestSeq: 2, requestHeaders: [['traceparent', traceparent.replace(/-00$/, '-01')]] }),
+    exchangeOf({ connectionId: 3, requestSeq: 3, requestHeaders: [['traceparent', 'not-a-traceparent'], ['tracestate', 'congo=t61rcWkgMzE']] }),
+  ]);
+  assert.deepEqual(
+    spans.map((s) => [s.connectionId, s.sampled, s.tracestate]).sort(),
+    [
+      [1, false, 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7'],
+      [2, true, null],
+      [3, null, null],
+    ],
+  );
 });

@@ -227,3 +227,70 @@ test('property: any valid records survive protobuf and JSON with ids, kinds and 
 function pick(attributes: Record<string, unknown>, keys: string[]): Record<string, unknown> {
   return Object.fromEntries(keys.map((k) => [k, attributes[k]]));
 }
+
+/**
+ * Span.flags (field 16, fixed32) of every span, by span id, read from the wire format by hand: the
+ * official decoder here predates the field. ExportTraceServiceRequest.resource_spans (1) →
+ * ResourceSpans.scope_spans (2) → ScopeSpans.spans (2) → Span: span_id (2), flags (16).
+ */
+function wireSpanFlags(bytes: Uint8Array): Map<string, number> {
+  const out = new Map<string, number>();
+  const fields = (buf: Uint8Array): [number, Uint8Array | number][] => {
+    const list: [number, Uint8Array | number][] = [];
+    let i = 0;
+    const varint = (): number => {
+      let value = 0;
+      for (let shift = 0; ; shift += 7) {
+        const b = buf[i++]!;
+        value += (b & 0x7f) * 2 ** shift;
+        if (b < 0x80) return value;
+      }
+    };
+    while (i < buf.length) {
+      const key = varint();
+      const [field, type] = [Math.floor(key / 8), key % 8];
+      if (type === 0) list.push([field, varint()]);
+      else if (type === 1) i += 8;
+      else if (type === 5) list.push([field, Buffer.from(buf.subarray(i, (i += 4))).readUInt32LE(0)]);
+      else if (type === 2) {
+        const length = varint();
+        list.push([field, buf.subarray(i, (i += length))]);
+      } else throw new Error(`wire type ${type}`);
+    }
+    return list;
+  };
+  const sub = (buf: Uint8Array, n: number): Uint8Array[] => fields(buf).filter(([f, v]) => f === n && v instanceof Uint8Array).map(([, v]) => v as Uint8Array);
+  for (const resourceSpans of sub(bytes, 1)) {
+    for (const scopeSpans of sub(resourceSpans, 2)) {
+      for (const span of sub(scopeSpans, 2)) {
+        const all = fields(span);
+        const id = Buffer.from(all.find(([f]) => f === 2)![1] as Uint8Array).toString('hex');
+        out.set(id, (all.find(([f]) => f === 16)?.[1] as number | undefined) ?? 0);
+      }
+    }
+  }
+  return out;
+}
+
+test('protobuf: tracestate and trace flags, with whether the parent is remote', () => {
+  const traced = makeRecord({ n: 1, sampled: true, tracestate: 'vendor=abc,other=1', link: 'traceparent', traceContextSource: 'traceparent' });
+  const unsampled = makeRecord({ n: 2, sampled: false, parentSpanId: traced.spanId });
+  const bytes = encoder.encode(toOtlpRequest([traced, unsampled]));
+  const states = new Map(flattenDecoded(Official.decode(bytes)).map((s) => [s.spanId, s.traceState]));
+  const flags = wireSpanFlags(bytes);
+  const seen = (id: string): [string | undefined, number | undefined] => [states.get(id), flags.get(id)];
+  // 0x01 sampled; 0x100 whether the parent is remote is known; 0x200 it is (a SERVER span's parent is the caller's CLIENT span).
+  assert.deepEqual(seen(traced.clientSpanId), ['vendor=abc,other=1', 0x101]);
+  assert.deepEqual(seen(traced.spanId), ['vendor=abc,other=1', 0x301]);
+  assert.deepEqual(seen(unsampled.clientSpanId), ['', 0x100]);
+  assert.deepEqual(seen(unsampled.spanId), ['', 0x300]);
+  const json = JSON.parse(encodeOtlpJson(toOtlpRequest([traced]))) as { resourceSpans: { scopeSpans: { spans: { spanId: string; traceState?: string; flags?: number }[] }[] }[] };
+  const jsonSpans = json.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+  assert.deepEqual(jsonSpans.map((s) => [s.spanId, s.traceState, s.flags]).sort(), [[traced.clientSpanId, 'vendor=abc,other=1', 0x101], [traced.spanId, 'vendor=abc,other=1', 0x301]].sort());
+});
+
+test('protobuf: a SERVER span without a parent says its parent is not remote', () => {
+  const record = makeRecord({ n: 3 });
+  const flags = wireSpanFlags(encoder.encode(toOtlpRequest([record], { spanKinds: new Set(['server']) })));
+  assert.deepEqual([...flags], [[record.spanId, 0x101]]);
+});

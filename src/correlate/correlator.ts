@@ -240,6 +240,8 @@ export class Correlator {
       peerServiceKind: namer.clientKind(x.client),
       link: node.link,
       traceContextSource: ctx.source,
+      sampled: ctx.sampled,
+      tracestate: ctx.tracestate,
       error: isErrorExchange(x),
       bytes: x.bytes,
       notes,

@@ -68,6 +68,10 @@ export interface SpanRecord {
   peerServiceKind?: ServiceKind;
   link: LinkRule | null;
   traceContextSource: string | null;
+  /** The sampling decision the wire carried (traceparent flags, B3, uber-trace-id flags, sw8), else null. */
+  sampled: boolean | null;
+  /** The W3C `tracestate` that came with a valid `traceparent`, else null. */
+  tracestate: string | null;
   error: boolean;
   bytes: { request: number; response: number };
   notes: string[];

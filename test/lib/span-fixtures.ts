@@ -98,6 +98,8 @@ export function makeRecord(over: Partial<SpanRecord> & { n?: number } = {}): Spa
     serviceKind: 'service',
     link: null,
     traceContextSource: null,
+    sampled: null,
+    tracestate: null,
     error: false,
     bytes: { request: 100, response: 200 },
     notes: [],
@@ -244,6 +246,8 @@ export interface FlatSpan {
   traceId: string;
   spanId: string;
   parentSpanId: string;
+  traceState: string;
+  flags: number;
   name: string;
   startNs: bigint;
   endNs: bigint;
@@ -299,6 +303,8 @@ export function flattenDecoded(request: object): FlatSpan[] {
           traceId: hex(span['traceId'] as Uint8Array),
           spanId: hex(span['spanId'] as Uint8Array),
           parentSpanId: hex(span['parentSpanId'] as Uint8Array | undefined),
+          traceState: (span['traceState'] as string | undefined) ?? '',
+          flags: (span['flags'] as number | undefined) ?? 0,
           name: span['name'] as string,
           startNs: BigInt(String(span['startTimeUnixNano'])),
           endNs: BigInt(String(span['endTimeUnixNano'])),

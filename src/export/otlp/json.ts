@@ -19,7 +19,9 @@ export function toOtlpJsonObject(request: OtlpTraceRequest): unknown {
         spans: ss.spans.map((span) => ({
           traceId: span.traceId,
           spanId: span.spanId,
+          ...(span.traceState ? { traceState: span.traceState } : {}),
           ...(span.parentSpanId ? { parentSpanId: span.parentSpanId } : {}),
+          ...(span.flags !== 0 ? { flags: span.flags } : {}),
           name: span.name,
           kind: span.kind,
           startTimeUnixNano: span.startTimeUnixNano.toString(),

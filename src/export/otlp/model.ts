@@ -45,6 +45,10 @@ export interface OtlpSpan {
   spanId: string;
   /** 16 lower-case hex, null for a root span */
   parentSpanId: string | null;
+  /** W3C tracestate; empty when none. */
+  traceState: string;
+  /** `Span.flags`: the W3C trace flags in bits 0-7, whether the parent is remote in bits 8-9 (SpanFlags). */
+  flags: number;
   name: string;
   kind: SpanKindValue;
   startTimeUnixNano: bigint;

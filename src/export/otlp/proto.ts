@@ -200,7 +200,9 @@ function toProtoObject(request: OtlpTraceRequest): Record<string, unknown> {
         spans: ss.spans.map((span) => ({
           traceId: hexBytes(span.traceId),
           spanId: hexBytes(span.spanId),
+          ...(span.traceState ? { traceState: span.traceState } : {}),
           ...(span.parentSpanId ? { parentSpanId: hexBytes(span.parentSpanId) } : {}),
+          ...(span.flags !== 0 ? { flags: span.flags } : {}),
           name: span.name,
           kind: span.kind,
           startTimeUnixNano: fixed64(span.startTimeUnixNano),

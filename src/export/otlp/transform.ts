@@ -39,6 +39,11 @@ export interface OtlpTransformOptions extends SpanSelection {
 
 export const SCOPE_NAME = 'wirespan';
 const BOTH_SIDES: ReadonlySet<SpanSide> = new Set(['client', 'server']);
+/** W3C trace flags: the sampled bit. */
+const W3C_SAMPLED = 0x01;
+/** opentelemetry-proto SpanFlags: whether the parent is remote is known (bit 8), and it is (bit 9). */
+const SPAN_FLAGS_HAS_IS_REMOTE = 0x100;
+const SPAN_FLAGS_IS_REMOTE = 0x200;
 
 /** Which sides of `record` the selection keeps. */
 export function selectedSides(record: SpanRecord, selection: SpanSelection): { client: boolean; server: boolean } {
@@ -84,7 +89,9 @@ export function exchangeToSpans(record: SpanRecord, options: OtlpTransformOption
   const common = [...semantics.attributes, ...wirespanAttributes(record)];
 
   const spans: ServiceSpan[] = [];
-  const base = { traceId: record.traceId, name: semantics.name, startTimeUnixNano, endTimeUnixNano, events };
+  const base = { traceId: record.traceId, traceState: record.tracestate ?? '', name: semantics.name, startTimeUnixNano, endTimeUnixNano, events };
+  // Every exported span was recorded: sampled, unless the wire said the caller decided otherwise.
+  const traceFlags = record.sampled === false ? 0 : W3C_SAMPLED;
   if (sides.client) {
     spans.push({
       service: record.peerService,
@@ -92,6 +99,8 @@ export function exchangeToSpans(record: SpanRecord, options: OtlpTransformOption
         ...base,
         spanId: record.clientSpanId,
         parentSpanId,
+        // The caller's enclosing span is in the caller's own process.
+        flags: traceFlags | SPAN_FLAGS_HAS_IS_REMOTE,
         kind: SpanKind.CLIENT,
         attributes: [
           ...common,
@@ -106,12 +115,15 @@ export function exchangeToSpans(record: SpanRecord, options: OtlpTransformOption
   }
   if (sides.server) {
     const clientSpansWanted = (options.spanKinds ?? BOTH_SIDES).has('client');
+    const serverParent = clientSpansWanted ? record.clientSpanId : parentSpanId;
     spans.push({
       service: record.service,
       span: {
         ...base,
         spanId: record.spanId,
-        parentSpanId: clientSpansWanted ? record.clientSpanId : parentSpanId,
+        parentSpanId: serverParent,
+        // A server's parent is in the calling process: remote.
+        flags: traceFlags | SPAN_FLAGS_HAS_IS_REMOTE | (serverParent !== null ? SPAN_FLAGS_IS_REMOTE : 0),
         kind: SpanKind.SERVER,
         attributes: [
           ...common,
