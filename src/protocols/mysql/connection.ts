@@ -6,6 +6,7 @@ import {
   CLIENT_QUERY_ATTRIBUTES,
   CLIENT_SECURE_CONNECTION,
   CLIENT_SSL,
+  COM_BINLOG_DUMP,
   COM_CHANGE_USER,
   COM_FIELD_LIST,
   COM_INIT_DB,
@@ -23,7 +24,7 @@ import {
   NO_RESPONSE_COMMANDS,
   commandName,
 } from './constants.js';
-import { detectGreeting, looksLikeCommand, looksLikeCompressedCommand, looksLikeSql } from './detect.js';
+import { detectGreeting, isBinlogEventPayload, looksLikeBinlogEvent, looksLikeCommand, looksLikeCompressedCommand, looksLikeSql } from './detect.js';
 import { COMPRESSED_HEADER_LENGTH, CompressedDeframer, PacketFramer, type MysqlPacket } from './framing.js';
 import { placeholderCount, readExecuteParams } from './execute-params.js';
 import { normalizeSql } from './normalize.js';
@@ -120,8 +121,13 @@ export class MysqlConnection implements ProtocolHandler {
     ];
   }
 
+  /**
+   * A binary log stream is not in flight for the correlator: it lasts as long as the replica does,
+   * and nothing waits for a database's answers to make calls of its own.
+   */
   oldestInFlightUs(): number | null {
-    return this.pending[0]?.startUs ?? null;
+    const head = this.pending[0];
+    return head === undefined || head.reader.streaming ? null : head.startUs;
   }
 
   data(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void {
@@ -187,6 +193,7 @@ export class MysqlConnection implements ProtocolHandler {
       return state.synced;
     }
     const head = this.pending[0];
+    if (!head && looksLikeBinlogEvent(bytes, 0)) return (state.synced = true);
     if (!head || head.responseStartUs !== null || head.reader.awaitingClient) return false;
     if (state.deframer) {
       // A stored frame shows the inner sequence id; a zlib one is taken on trust.
@@ -324,7 +331,7 @@ export class MysqlConnection implements ProtocolHandler {
 
   private onServerPacket(packet: MysqlPacket): void {
     for (;;) {
-      const head = this.pending[0];
+      const head = this.pending[0] ?? this.binlogStreamBeforeCapture(packet);
       if (!head) {
         this.count('responses-without-request');
         return;
@@ -340,6 +347,17 @@ export class MysqlConnection implements ProtocolHandler {
       if (step === 'done') this.finish();
       return;
     }
+  }
+
+  /** A replica's binary log stream whose BINLOG_DUMP came before the capture: an exchange from its first event. */
+  private binlogStreamBeforeCapture(packet: MysqlPacket): PendingExchange | undefined {
+    if (this.nextIndex !== 0 || !isBinlogEventPayload(packet.payload, packet.length)) return undefined;
+    const x = this.open(COM_BINLOG_DUMP, packet, { sql: null, argument: null });
+    x.requestBytes = 0;
+    x.requestSeq = null;
+    x.notes.push('request before capture');
+    this.count('binlog-streams-before-capture');
+    return x;
   }
 
   private open(code: number, packet: MysqlPacket, described: { sql: string | null; argument: string | null }): PendingExchange {
@@ -500,7 +518,8 @@ export class MysqlConnection implements ProtocolHandler {
     if (reader.results > 1) x.notes.push(`${reader.results} result sets`);
     if (reader.malformed > 0) this.count('malformed-packets', reader.malformed);
     const hasResponse = x.responseStartUs !== null;
-    if (!answered && hasResponse) x.notes.push('response incomplete');
+    if (!answered && reader.streaming) x.notes.push('binlog stream still open');
+    else if (!answered && hasResponse) x.notes.push('response incomplete');
     if (answered && !reader.ok) this.count('errors');
     this.count('exchanges');
     const exchange: Exchange = {

@@ -4,13 +4,20 @@ export const COMMAND_NAMES: ReadonlyMap<number, string> = new Map([
   [0x02, 'INIT_DB'],
   [0x03, 'QUERY'],
   [0x04, 'FIELD_LIST'],
+  [0x05, 'CREATE_DB'],
+  [0x06, 'DROP_DB'],
+  [0x07, 'REFRESH'],
   [0x08, 'SHUTDOWN'],
   [0x09, 'STATISTICS'],
   [0x0a, 'PROCESS_INFO'],
   [0x0c, 'PROCESS_KILL'],
   [0x0d, 'DEBUG'],
   [0x0e, 'PING'],
+  [0x0f, 'TIME'],
   [0x11, 'CHANGE_USER'],
+  [0x12, 'BINLOG_DUMP'],
+  [0x13, 'TABLE_DUMP'],
+  [0x15, 'REGISTER_SLAVE'],
   [0x16, 'STMT_PREPARE'],
   [0x17, 'STMT_EXECUTE'],
   [0x18, 'STMT_SEND_LONG_DATA'],
@@ -18,7 +25,10 @@ export const COMMAND_NAMES: ReadonlyMap<number, string> = new Map([
   [0x1a, 'STMT_RESET'],
   [0x1b, 'SET_OPTION'],
   [0x1c, 'STMT_FETCH'],
+  [0x1e, 'BINLOG_DUMP_GTID'],
   [0x1f, 'RESET_CONNECTION'],
+  [0x20, 'CLONE'],
+  [0xfa, 'STMT_BULK_EXECUTE'], // MariaDB
 ]);
 
 export const COM_QUIT = 0x01;
@@ -30,6 +40,9 @@ export const COM_PROCESS_KILL = 0x0c;
 export const COM_DEBUG = 0x0d;
 export const COM_PING = 0x0e;
 export const COM_CHANGE_USER = 0x11;
+/** A replica asking for the binary log: the server streams its events until the connection ends. */
+export const COM_BINLOG_DUMP = 0x12;
+export const COM_BINLOG_DUMP_GTID = 0x1e;
 export const COM_STMT_PREPARE = 0x16;
 export const COM_STMT_EXECUTE = 0x17;
 export const COM_STMT_SEND_LONG_DATA = 0x18;

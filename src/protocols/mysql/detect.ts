@@ -147,6 +147,28 @@ export function looksLikeCompressedCommand(b: Uint8Array, at: number): boolean {
   }
 }
 
+const BINLOG_EVENT_HEADER_LENGTH = 19;
+/** The highest event type MySQL (0x28) or MariaDB (0xa4) writes, with room for a few more. */
+const MAX_BINLOG_EVENT_TYPE = 0xaf;
+
+/**
+ * The payload of a binary log stream packet (`length` bytes, `payload` its first bytes): the OK byte,
+ * then an event whose header gives its own size, which must be the packet's (v4 events: timestamp,
+ * type, server id, size, position, flags). What a replica connection carries for as long as it
+ * lives, so what a capture usually starts in.
+ */
+export function isBinlogEventPayload(payload: Uint8Array, length: number): boolean {
+  if (length < 1 + BINLOG_EVENT_HEADER_LENGTH || payload.length < 1 + BINLOG_EVENT_HEADER_LENGTH || payload[0] !== 0) return false;
+  const type = payload[5]!;
+  const size = (payload[10]! | (payload[11]! << 8) | (payload[12]! << 16) | (payload[13]! << 24)) >>> 0;
+  return type >= 1 && type <= MAX_BINLOG_EVENT_TYPE && size === length - 1;
+}
+
+/** A packet of a binary log stream at `at` (see isBinlogEventPayload). */
+export function looksLikeBinlogEvent(b: Uint8Array, at: number): boolean {
+  return b.length - at >= 4 && isBinlogEventPayload(b.subarray(at + 4), readU24(b, at));
+}
+
 const MIN_GREETING_TAIL = 4 + 8 + 1 + 2; // connection id, auth data 1, filler, capabilities
 
 /** 'yes' for a protocol-10 greeting or a connection-refusing ERR with sequence id 0. */
@@ -176,7 +198,7 @@ export function detectGreeting(b: Uint8Array): Detection {
 export function detectMysql(first: Uint8Array, dir: 0 | 1): Detection {
   const greeting = detectGreeting(first);
   if (greeting === 'yes') return 'yes';
-  if (dir === 1) return greeting;
+  if (dir === 1) return looksLikeBinlogEvent(first, 0) ? 'yes' : greeting;
   if (looksLikeCommand(first, 0, { mustFillChunk: true }) || looksLikeCompressedCommand(first, 0)) return 'yes';
   return first.length < 5 || greeting === 'more' ? 'more' : 'no';
 }

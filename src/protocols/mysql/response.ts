@@ -1,5 +1,7 @@
 import type { MysqlResponseInfo } from '../types.js';
 import {
+  COM_BINLOG_DUMP,
+  COM_BINLOG_DUMP_GTID,
   COM_CHANGE_USER,
   COM_DEBUG,
   COM_FIELD_LIST,
@@ -33,6 +35,7 @@ type Phase =
   | 'definitions'
   | 'optional-eof'
   | 'rows'
+  | 'binlog'
   | 'client-data'
   | 'done';
 
@@ -71,6 +74,11 @@ export class ResponseReader {
     return this.phase === 'done';
   }
 
+  /** The answer to a BINLOG_DUMP: events as long as the replica stays (counted in `rows`). */
+  get streaming(): boolean {
+    return this.phase === 'binlog';
+  }
+
   /** LOCAL INFILE data or an auth round: the client's packets belong to this exchange. */
   get awaitingClient(): boolean {
     return this.phase === 'client-data';
@@ -105,6 +113,9 @@ export class ResponseReader {
         break;
       case 'rows':
         this.row(packet);
+        break;
+      case 'binlog':
+        this.binlogEvent(packet);
         break;
       case 'client-data':
         // The server spoke while the client was expected to: take it as the next answer.
@@ -177,6 +188,12 @@ export class ResponseReader {
         if (header === OK_HEADER) this.prepareOk(packet);
         else this.malformed++;
         return;
+      case COM_BINLOG_DUMP:
+      case COM_BINLOG_DUMP_GTID:
+        this.rows = 0;
+        this.phase = 'binlog';
+        this.binlogEvent(packet);
+        return;
     }
     if (header === OK_HEADER) {
       this.okPacket(packet);
@@ -188,6 +205,21 @@ export class ResponseReader {
       this.phase = 'client-data';
     } else {
       this.resultSetHeader(packet);
+    }
+  }
+
+  /** One packet of a binary log stream: an event (OK byte, then the event), an EOF (non-blocking dump at the end of the log) or an error. */
+  private binlogEvent(packet: MysqlPacket): void {
+    const header = packet.payload[0];
+    if (header === ERR_HEADER) {
+      this.phase = 'first';
+      this.first(packet);
+    } else if (header === OK_HEADER && packet.length > 1) {
+      this.rows!++;
+    } else if (isEofPacket(packet.payload, packet.length)) {
+      this.phase = 'done';
+    } else {
+      this.malformed++;
     }
   }
 
