@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { MysqlRequestInfo, MysqlResponseInfo } from '../src/protocols/types.js';
+import { ServiceMapBuilder } from '../src/correlate/service-map.js';
+import { SlowestTraces } from '../src/export/report.js';
 import { MysqlAnalyzer } from '../src/protocols/mysql/index.js';
 import { Counters } from '../src/util/counters.js';
 import { analyzeFiles } from './lib/analyze-file.js';
@@ -42,6 +44,16 @@ describe('a replica reading the binary log: mariadb-replica.pcap', { skip: missi
     assert.deepEqual([(dump.response as MysqlResponseInfo).rows, dump.notes], [events, ['binlog stream still open']]);
     assert.ok(dump.durationUs! > 2_000_000, 'the stream lasts until the capture ends');
     assert.equal(result.counters.get('mysql.responses-without-request'), 0);
+    // How long a replica listens is not how slow the primary answers.
+    const map = new ServiceMapBuilder();
+    const slowest = new SlowestTraces(3);
+    for (const s of spans) {
+      map.add(s);
+      slowest.add({ traceId: s.traceId, startUs: s.startUs, endUs: s.endUs, spans: 1, root: { span: s, children: [] } });
+    }
+    const [edge] = map.build().edges;
+    assert.deepEqual([edge!.calls, edge!.latencyMs.max < 10], [spans.length, true]);
+    assert.ok(slowest.list().every((t) => (t.root.span.request as MysqlRequestInfo).command !== 'BINLOG_DUMP'));
   });
 
   it('captured from the middle of the stream: still the dump, its request before the capture', async () => {

@@ -9,6 +9,17 @@ export function expectsResponse(x: { protocol: string; request: Exchange['reques
   return !(x.protocol === 'mysql' && UNANSWERED_MYSQL_COMMANDS.has((x.request as MysqlRequestInfo).command));
 }
 
+/** MySQL commands whose answer is a stream for as long as the client stays: a replica reading the binary log. */
+const SUBSCRIPTION_MYSQL_COMMANDS: ReadonlySet<string> = new Set(['BINLOG_DUMP', 'BINLOG_DUMP_GTID']);
+
+/**
+ * Whether an exchange is a subscription rather than a request: its duration is how long the client
+ * listened, not how long an answer took, so latency figures and the slowest traces leave it out.
+ */
+export function isSubscription(x: { protocol: string; request: Exchange['request'] }): boolean {
+  return x.protocol === 'mysql' && SUBSCRIPTION_MYSQL_COMMANDS.has((x.request as MysqlRequestInfo).command);
+}
+
 /**
  * Whether an exchange failed, as the service map and reports count errors: HTTP 5xx, a gRPC status
  * other than OK, a MySQL error, or a stream reset. A missing response is not an error (the capture

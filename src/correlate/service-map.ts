@@ -1,4 +1,5 @@
 import { LogHistogram } from '../util/histogram.js';
+import { isSubscription } from './outcome.js';
 import { endpointKey } from './naming.js';
 import type { ServiceKind, SpanRecord } from './types.js';
 
@@ -79,7 +80,7 @@ export class ServiceMapBuilder {
     edge.calls++;
     if (span.error) edge.errors++;
     if (span.durationUs === null) edge.incomplete++;
-    else edge.latency.record(span.durationUs / 1000);
+    else if (!isSubscription(span)) edge.latency.record(span.durationUs / 1000);
     edge.requestBytes += span.bytes.request;
     edge.responseBytes += span.bytes.response;
   }

@@ -1,5 +1,5 @@
 import type { ServiceMap } from '../correlate/service-map.js';
-import { expectsResponse, statusText } from '../correlate/outcome.js';
+import { expectsResponse, isSubscription, statusText } from '../correlate/outcome.js';
 import type { SpanNode, SpanRecord, TraceTree } from '../correlate/types.js';
 import type { GrpcRequestInfo, Http2RequestInfo, HttpRequestInfo, MysqlRequestInfo } from '../protocols/types.js';
 import type { UnanalysedGroup } from '../protocols/unanalysed.js';
@@ -11,7 +11,7 @@ export class SlowestTraces {
   constructor(private readonly limit = 5) {}
 
   add(tree: TraceTree): void {
-    if (this.limit <= 0) return;
+    if (this.limit <= 0 || isSubscription(tree.root.span)) return;
     const d = duration(tree);
     if (this.kept.length >= this.limit && d <= duration(this.kept[this.kept.length - 1]!)) return;
     this.kept.push(tree);
