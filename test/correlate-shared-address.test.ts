@@ -219,11 +219,31 @@ describe('a request id that begins at the caller', () => {
     assert.deepEqual(spans.map((s) => [s.server.port, s.traceId, s.link]), [[80, expected, null], [8080, expected, 'timing'], [9000, expected, 'timing']]);
   });
 
-  it('of several calls with their own ids, the first gives the trace; the others keep theirs', () => {
+  it('of several calls with their own ids, the first gives the trace, to the others too', () => {
     const second = exchangeOf({ ...call, connectionId: 4, client: { ip: '10.0.0.2', port: 41001 }, server: { ip: '10.0.0.4', port: 8080 }, startUs: T0 + 300, requestEndUs: T0 + 310, responseStartUs: T0 + 700, endUs: T0 + 750, requestHeaders: [['x-request-id', 'gw-generated-2']] });
     const { spans } = correlateAll([into({}), second, call]);
     const traceOf = (ip: string): string => spans.find((s) => s.server.ip === ip)!.traceId;
-    assert.deepEqual([traceOf('10.0.0.2'), traceOf('10.0.0.3'), traceOf('10.0.0.4')], [traceIdFromRequestId('gw-generated-1'), traceIdFromRequestId('gw-generated-1'), traceIdFromRequestId('gw-generated-2')]);
+    assert.deepEqual([traceOf('10.0.0.2'), traceOf('10.0.0.3'), traceOf('10.0.0.4')], Array(3).fill(traceIdFromRequestId('gw-generated-1')));
+  });
+
+  it('a gateway replacing the client\'s ids with its own: linked by timing once seen doing so, in the client\'s trace', () => {
+    const exchanges = Array.from({ length: 12 }, (_, k) => {
+      const at = k * 2000;
+      return [
+        into({ connectionId: 100 + k, client: { ip: '10.0.0.1', port: 40000 + k }, startUs: T0 + at, requestEndUs: T0 + at + 10, responseStartUs: T0 + at + 990, endUs: T0 + at + 1000, requestHeaders: [['x-request-id', `client-${k}`]] }),
+        exchangeOf({ ...call, connectionId: 200 + k, client: { ip: '10.0.0.2', port: 41000 + k }, startUs: T0 + at + 100, requestEndUs: T0 + at + 110, responseStartUs: T0 + at + 800, endUs: T0 + at + 900, requestHeaders: [['x-request-id', `gw-${k}`]] }),
+      ];
+    });
+    const { spans } = correlateAll(exchanges.flat());
+    const byConnection = new Map(spans.map((s) => [s.connectionId, s]));
+    for (let k = 0; k < 12; k++) {
+      const [front, hop] = [byConnection.get(100 + k)!, byConnection.get(200 + k)!];
+      assert.deepEqual([hop.parentSpanId, hop.link, hop.requestId, hop.traceId], [front.spanId, 'timing', `gw-${k}`, front.traceId], `hop ${k}`);
+    }
+    // A gateway seen passing a client's id on is not replacing them: the other calls stay roots.
+    const passing = exchanges.flat().map((x) => (x.connectionId === 205 ? { ...x, requestHeaders: [['x-request-id', 'client-5']] as HeaderField[] } : x));
+    const linked = correlateAll(passing).spans.filter((s) => s.server.port === 8080 && s.parentSpanId !== null);
+    assert.deepEqual(linked.map((s) => [s.connectionId, s.link]), [[205, 'request-id']]);
   });
 
   it('never to a request that carried another id', () => {

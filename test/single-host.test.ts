@@ -1,8 +1,9 @@
 // Real captures of one host: nginx → Node.js API → @grpc/grpc-js inventory → MariaDB (through mysql2
 // and mariadb), talking over 127.0.0.1 (fixtures/single-host/run.sh). In single-host.pcap the load
 // generator is on 127.0.0.1 too (tcpdump -i lo); in host-address.pcap nginx answers on the host's
-// address 10.61.0.1 and the load comes from 10.61.0.2 (tcpdump -i any). The truth is what the API
-// and the inventory logged per request.
+// address 10.61.0.1 and the load comes from 10.61.0.2 (tcpdump -i any); in client-ids.pcap the load
+// generator sends X-Request-IDs of its own, which nginx replaces with its $request_id upstream. The
+// truth is what the API and the inventory logged per request.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
@@ -12,8 +13,10 @@ import { analyzeFiles } from './lib/analyze-file.js';
 
 const [GATEWAY, API, INVENTORY, DB] = [8088, 7001, 7002, 3306];
 const CAPTURES = [
-  { name: 'single-host', client: '127.0.0.1', gateway: '127.0.0.1' },
-  { name: 'host-address', client: '10.61.0.2', gateway: '10.61.0.1' },
+  { name: 'single-host', client: '127.0.0.1', gateway: '127.0.0.1', clientIds: false },
+  { name: 'host-address', client: '10.61.0.2', gateway: '10.61.0.1', clientIds: false },
+  // The load generator sends request ids of its own; nginx replaces them with its own upstream.
+  { name: 'client-ids', client: '127.0.0.1', gateway: '127.0.0.1', clientIds: true },
 ];
 
 interface Logged {
@@ -24,7 +27,7 @@ interface Logged {
   rid: string;
   sql?: string;
 }
-for (const { name, client, gateway } of CAPTURES) describe(`one host: ${name}.pcap`, () => {
+for (const { name, client, gateway, clientIds } of CAPTURES) describe(`one host: ${name}.pcap`, () => {
   const logged: Logged[] = readFileSync(`fixtures/${name}.services.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   let spans: SpanRecord[] = [];
   let perParent = 0;
@@ -50,6 +53,8 @@ for (const { name, client, gateway } of CAPTURES) describe(`one host: ${name}.pc
       const front = parentOf(hop);
       assert.equal(front?.server.port, GATEWAY, `${l.method} ${l.path}: parent ${front?.server.port}`);
       assert.deepEqual([http(front!).method, http(front!).path, hop.link], [l.method, l.path, 'timing']);
+      assert.equal(front!.requestId === null, !clientIds, `${l.rid}: the client's own id, or none`);
+      assert.equal(hop.traceId, front!.traceId, 'the hop is in the trace of the request it was made for');
     }
   });
 

@@ -185,15 +185,19 @@ export class Correlator {
 
   private emitTree(root: LinkNode): void {
     const rootTraceId = root.idTraceId ?? idTraceIdBelow(root) ?? root.spanId.padStart(32, '0');
-    const build = (node: LinkNode, inherited: string): SpanNode => {
+    // A trace is a tree: a call keeps the trace id its wire context gave, else takes its parent's
+    // (one derived from its own request id would cut the tree where a gateway made up a new id).
+    const build = (node: LinkNode, traceId: string, parentTraceId: string | null): SpanNode => {
       node.emitted = true;
       this.unemitted.delete(node);
       this.linker.release(node);
-      const traceId = node.idTraceId ?? inherited;
       node.children.sort((a, b) => a.x.startUs - b.x.startUs);
-      return { span: this.toRecord(node, traceId), children: node.children.map((c) => build(c, traceId)) };
+      return {
+        span: this.toRecord(node, traceId, parentTraceId),
+        children: node.children.map((c) => build(c, c.wireTraceId ?? traceId, traceId)),
+      };
     };
-    const tree = build(root, rootTraceId);
+    const tree = build(root, rootTraceId, null);
     const spans = countSpans(tree);
     this.opts.counters.add('correlate.traces');
     this.opts.onTrace({ traceId: rootTraceId, startUs: root.x.startUs, endUs: root.x.endUs, spans, root: tree });
@@ -206,14 +210,12 @@ export class Correlator {
     return verdict === null || verdict === 'none' || verdict.servers.length > 1 ? null : verdict.servers[0]!;
   }
 
-  private toRecord(node: LinkNode, traceId: string): SpanRecord {
+  private toRecord(node: LinkNode, traceId: string, parentTraceId: string | null): SpanRecord {
     const { x, ctx } = node;
     const namer = this.opts.namer;
     const notes = [...x.notes];
     if (ctx.invalid.length > 0) notes.push(`invalid trace context ignored: ${ctx.invalid.join(', ')}`);
-    if (node.parent && node.parent.idTraceId === null && node.wireTraceId && node.wireTraceId !== traceId) {
-      notes.push('trace id on the wire differs from the parent');
-    }
+    if (parentTraceId !== null && traceId !== parentTraceId) notes.push('trace id on the wire differs from the parent');
     return {
       protocol: x.protocol,
       client: x.client,

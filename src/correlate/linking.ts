@@ -5,6 +5,7 @@ import { HostGroups, isLoopback } from './linking-hosts.js';
 import { IntervalIndex } from './linking-intervals.js';
 import { assignInArrivalOrder } from './linking-matching.js';
 import { CallPatterns, calleeOf, operationOf } from './linking-patterns.js';
+import { IdRewriters } from './linking-rewriters.js';
 import { callValues, requestValues } from './linking-values.js';
 import type { LinkRule, TraceContext } from './types.js';
 
@@ -59,6 +60,8 @@ interface TimingCall {
 /** The exchanges into the caller containing a call, found with tolerance `tol`; the call's span. */
 interface Containing {
   found: LinkNode[];
+  /** For a call carrying ids that matched none: the exchanges around it that carried other ids. */
+  withOtherIds: LinkNode[];
   tol: number;
   start: number;
   end: number;
@@ -96,6 +99,7 @@ export class ParentLinker {
   private readonly maxBatch: number;
   private readonly patterns: CallPatterns;
   private readonly callers: CallerEvidence;
+  private readonly rewriters = new IdRewriters();
   /** Exchanges into each host (HostGroups key), still able to be parents. */
   private readonly intoHost = new Map<string, IntervalIndex<Held>>();
   private readonly hosts = new HostGroups();
@@ -203,6 +207,7 @@ export class ParentLinker {
       }
       node.decided = true;
       if (!found) continue;
+      this.rewriters.passesOn(found.parent.x.server);
       this.callers.observeId(node.x, found.parent.x);
       this.attach(node, found.parent, found.rule);
     }
@@ -266,6 +271,7 @@ export class ParentLinker {
     this.operations.clear();
     this.targetValues.clear();
     this.callers.clear();
+    this.rewriters.clear();
   }
 
   /**
@@ -350,7 +356,8 @@ export class ParentLinker {
    * (request received, response not started) when there are any.
    */
   private possibleParents(call: TimingCall): LinkNode[] {
-    const { found, tol, start } = this.containing(call);
+    const { found: withoutIds, withOtherIds, tol, start } = this.containing(call);
+    const found = withOtherIds.length === 0 ? withoutIds : [...withoutIds, ...withOtherIds.filter((p) => this.rewriters.rewrites(p.x.server))];
     const mine = this.byCaller(call, found);
     const serving = mine.filter((p) => p.x.requestEndUs - tol <= start && start <= servingUntil(p) + tol);
     return (serving.length > 0 ? serving : mine).sort(byArrival);
@@ -358,7 +365,8 @@ export class ParentLinker {
 
   /**
    * The exchanges into the caller containing the whole call, strictly, else within the tolerance
-   * (`tol`); for a call carrying ids that matched none, only those that carried none.
+   * (`tol`); for a call carrying ids that matched none, only those that carried none (the others
+   * apart, `withOtherIds`: their server may make up ids of its own, linking-rewriters.ts).
    */
   private containing(call: TimingCall): Containing {
     if (call.contained?.epoch === this.epoch) return call.contained;
@@ -371,17 +379,24 @@ export class ParentLinker {
       tol = this.opts.toleranceUs;
       found = this.candidates(call.head, nodes, start, end, true);
     }
-    if (carriesIds(call.head)) found = found.filter((p) => !carriesIds(p));
-    return (call.contained = { found, tol, start, end, epoch: this.epoch });
+    let withOtherIds: LinkNode[] = [];
+    if (carriesIds(call.head)) {
+      withOtherIds = found.filter(carriesIds);
+      found = found.filter((p) => !carriesIds(p));
+    }
+    return (call.contained = { found, withOtherIds, tol, start, end, epoch: this.epoch });
   }
 
   /** Once per call, when it is due: what its possible parents tell of who calls on its connection. */
   private witness(call: TimingCall): void {
     if (call.evidenced) return;
     call.evidenced = true;
-    const { found, start, end } = this.containing(call);
+    const { found, withOtherIds, start, end } = this.containing(call);
+    if (withOtherIds.length > 0) this.rewriters.sawForeign(withOtherIds.map((p) => p.x.server));
     const x = call.head.x;
-    this.callers.observeTiming(x, found, isLoopback(x.client.ip) ? this.abroad(call.head, start, end) : []);
+    // Who makes the calls of a connection does not depend on ids: every window around the call tells.
+    const around = withOtherIds.length > 0 ? [...found, ...withOtherIds] : found;
+    this.callers.observeTiming(x, around, isLoopback(x.client.ip) ? this.abroad(call.head, start, end) : []);
     const verdict = this.callers.verdict(x);
     if (verdict === null || verdict === 'none') return;
     for (const server of verdict.servers) this.sameHost(x.client.ip, server.ip);
