@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { combineTracestate, isValidTracestate, parseTraceparent } from '../src/correlate/traceparent.js';
 import { correlateAll, exchangeOf } from './lib/exchange-fixtures.js';
+import { T0 } from './lib/span-fixtures.js';
 
 // Cases from the W3C Trace Context spec and its receiver test suite (w3c/trace-context test/test.py).
 const TID = '12345678901234567890123456789012';
@@ -201,4 +202,15 @@ test('the record carries the sampling decision and the tracestate that came with
       [3, null, null],
     ],
   );
+});
+
+test('a call linked by request id whose traceparent names another trace keeps it, and says so', () => {
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const { spans } = correlateAll([
+    exchangeOf({ client: { ip: '10.0.0.1', port: 40000 }, server: { ip: '10.0.0.2', port: 80 }, startUs: T0, requestEndUs: T0 + 10, responseStartUs: T0 + 990, endUs: T0 + 1000, requestHeaders: [['x-request-id', 'r-1']] }),
+    exchangeOf({ connectionId: 2, client: { ip: '10.0.0.2', port: 41000 }, server: { ip: '10.0.0.3', port: 8080 }, startUs: T0 + 100, requestEndUs: T0 + 110, responseStartUs: T0 + 800, endUs: T0 + 900, requestHeaders: [['x-request-id', 'r-1'], ['traceparent', traceparent]] }),
+  ]);
+  const [parent, child] = [spans.find((s) => s.server.port === 80)!, spans.find((s) => s.server.port === 8080)!];
+  assert.deepEqual([child.parentSpanId, child.link, child.traceId, child.notes], [parent.spanId, 'request-id', '4bf92f3577b34da6a3ce929d0e0e4736', ['trace id on the wire differs from the parent']]);
+  assert.notEqual(parent.traceId, child.traceId);
 });
