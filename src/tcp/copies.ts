@@ -3,17 +3,9 @@ import type { TcpSegment } from './types.js';
 /** How soon a copy follows its packet: µs apart on one host's interfaces, a little more through a SPAN session. */
 export const COPY_WINDOW_US = 10_000;
 
-interface Seen {
-  ts: number;
-  seq: number;
-  ack: number;
-  flags: number;
-  length: number;
-  ipId: number;
-  checksum: number;
-}
-
-const unseen = (): Seen => ({ ts: -Infinity, seq: 0, ack: 0, flags: 0, length: 0, ipId: 0, checksum: 0 });
+/** Per remembered segment: time, seq, ack, flags, payload length, IPv4 id (-1: none), TCP checksum. */
+const FIELDS = 7;
+const SLOTS = 2;
 
 /**
  * The last two segments of one direction, to tell a copy of a packet from a retransmission.
@@ -25,36 +17,38 @@ const unseen = (): Seen => ({ ts: -Infinity, seq: 0, ack: 0, flags: 0, length: 0
  * new timestamp. Segments without a checksum (given by a library user) are never copies.
  */
 export class RecentSegments {
-  private latest = unseen();
-  private before = unseen();
+  /** SLOTS records of FIELDS numbers (one flat array: no per-field boxing, ~130 bytes per direction). */
+  private readonly seen = new Float64Array(FIELDS * SLOTS).fill(-Infinity);
+  private latest = 0;
 
   /** True when `s` repeats one of the last two segments seen; else it becomes the latest. */
   repeats(s: TcpSegment, ts: number): boolean {
     if (s.tcpChecksum === undefined) return false;
     const ipId = s.ipId ?? -1;
-    if (same(this.latest, s, ipId, ts) || same(this.before, s, ipId, ts)) return true;
-    const reused = this.before;
-    this.before = this.latest;
-    reused.ts = ts;
-    reused.seq = s.seq;
-    reused.ack = s.ack;
-    reused.flags = s.flags;
-    reused.length = s.payload.length;
-    reused.ipId = ipId;
-    reused.checksum = s.tcpChecksum;
-    this.latest = reused;
+    const seen = this.seen;
+    for (let slot = 0; slot < SLOTS; slot++) {
+      const at = slot * FIELDS;
+      if (
+        seen[at + 6] === s.tcpChecksum &&
+        seen[at + 1] === s.seq &&
+        seen[at + 2] === s.ack &&
+        seen[at + 5] === ipId &&
+        seen[at + 3] === s.flags &&
+        seen[at + 4] === s.payload.length &&
+        Math.abs(ts - seen[at]!) <= COPY_WINDOW_US
+      ) {
+        return true;
+      }
+    }
+    this.latest = (this.latest + 1) % SLOTS;
+    const at = this.latest * FIELDS;
+    seen[at] = ts;
+    seen[at + 1] = s.seq;
+    seen[at + 2] = s.ack;
+    seen[at + 3] = s.flags;
+    seen[at + 4] = s.payload.length;
+    seen[at + 5] = ipId;
+    seen[at + 6] = s.tcpChecksum;
     return false;
   }
-}
-
-function same(seen: Seen, s: TcpSegment, ipId: number, ts: number): boolean {
-  return (
-    seen.checksum === s.tcpChecksum &&
-    seen.seq === s.seq &&
-    seen.ack === s.ack &&
-    seen.ipId === ipId &&
-    seen.flags === s.flags &&
-    seen.length === s.payload.length &&
-    Math.abs(ts - seen.ts) <= COPY_WINDOW_US
-  );
 }
