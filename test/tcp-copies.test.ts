@@ -16,7 +16,7 @@ import * as f from './lib/frames.js';
 import { deleteNamespaces, hasCommand, IS_ROOT, shell, tcpdumpAround } from './lib/netns.js';
 import { TcpRecorder } from './lib/tcp-recorder.js';
 import { tsharkFields } from './lib/tshark.js';
-import { statsJson } from './lib/wirespan-cli.js';
+import { runCli, statsJson } from './lib/wirespan-cli.js';
 
 describe('copies and retransmissions (synthetic)', () => {
   const client = { src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 80 };
@@ -108,6 +108,8 @@ describe('a real capture on a host bridging two namespaces', { skip: skipReason 
     assert.deepEqual(doc.tcp.retransmittedBytes, { client: 0, server: 0 });
     assert.equal(doc.tcp.copies.client + doc.tcp.copies.server, rows.length / 2);
     assert.equal(doc.tcp.packets.client + doc.tcp.packets.server, rows.length / 2);
+    const report = await runCli(['read', pcap]);
+    assert.match(report.stdout + report.stderr, new RegExp(`${rows.length / 2} TCP packets seen a second time .* dropped as copies, not counted as retransmissions`));
     const { spans } = await analyzeFiles([pcap]);
     assert.deepEqual(spans.map((s) => [(s.request as { path: string }).path, (s.response as { status: number }).status]), [['/a', 200], ['/b', 200], ['/c', 200]]);
   });
