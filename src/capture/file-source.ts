@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { Counters } from '../util/counters.js';
+import { Counters } from '../util/counters.js';
 import { CaptureFormatError } from './errors.js';
 import { mergeByTime } from './merge.js';
 import { CaptureParser } from './parser.js';
@@ -29,8 +29,10 @@ const DEFAULT_CHUNK_SIZE = 1 << 20;
  * Streams capture files (pcap, pcapng, either gzip-compressed; '-' for stdin). Each file's packets
  * are put back in timestamp order within a small window (captures of several queues or interfaces
  * are not quite sorted; stdin is taken as it comes); several files are merged by packet time, ties
- * in input order; `sourceIndex` tells which file a packet came from.
- * Memory stays at about one chunk per file, whatever the file sizes.
+ * in input order; `sourceIndex` tells which file a packet came from. Each file is opened when the
+ * merge reaches its first packet and closed when it ends (the files of a rotating capture follow
+ * each other): memory stays at about one chunk per file open at once, whatever the files' sizes
+ * and number.
  */
 export function openCaptureSource(paths: string[], opts: CaptureSourceOptions): PacketSource {
   if (paths.length === 0) throw new Error('openCaptureSource: no capture file given');
@@ -65,8 +67,16 @@ class FileCaptureSource implements PacketSource {
     this.readers = this.newReaders();
     const order = { windowUs: this.opts.reorderWindowUs ?? DEFAULT_REORDER_WINDOW_US, counters: this.opts.counters };
     // stdin is most often a live pipe (tcpdump -w -): taken as it arrives, like a live capture.
-    const sorted = this.readers.map((reader, i) => (this.paths[i] === '-' ? reader.batches() : inTimeOrder(reader.batches(), order)));
-    return sorted.length === 1 ? sorted[0]! : mergeByTime(sorted);
+    const inOrder = (i: number): AsyncIterable<CapturedPacket[]> =>
+      this.paths[i] === '-' ? this.readers[i]!.batches() : inTimeOrder(this.readers[i]!.batches(), order);
+    if (this.paths.length === 1) return inOrder(0);
+    return this.merged(inOrder, order.windowUs);
+  }
+
+  /** Several files merged by time, each opened when the merge reaches its first packet (merge.ts). */
+  private async *merged(inOrder: (i: number) => AsyncIterable<CapturedPacket[]>, windowUs: number): AsyncGenerator<CapturedPacket[]> {
+    const firstTs = await firstTimestamps(this.paths, this.opts);
+    yield* mergeByTime(this.paths.map((_, i) => ({ firstTs: firstTs[i]!, open: () => inOrder(i) })), { openAheadUs: 2 * windowUs });
   }
 
   info(): CaptureFileInfo[] {
@@ -123,6 +133,37 @@ class CaptureFileReader {
   private displayName(): string {
     return this.path === '-' ? 'stdin' : this.path;
   }
+}
+
+/** Bytes read to find a file's first packet (more when its first packet lies further in). */
+const PROBE_CHUNK_SIZE = 64 * 1024;
+/** Files probed at once. */
+const PROBE_CONCURRENCY = 8;
+
+/**
+ * The time of each file's first packet (the earliest of the first batch), to open the files of a
+ * rotating capture one after another; -Infinity for stdin, +Infinity for a file without packets.
+ * A file that cannot be read fails here as it would have when read.
+ */
+async function firstTimestamps(paths: readonly string[], opts: CaptureSourceOptions): Promise<number[]> {
+  const out: number[] = new Array(paths.length);
+  let next = 0;
+  const probe = async (): Promise<void> => {
+    for (let i = next++; i < paths.length; i = next++) {
+      if (paths[i] === '-') {
+        out[i] = -Infinity;
+        continue;
+      }
+      // Counted apart: the file is read again, and counted, when its turn comes.
+      const reader = new CaptureFileReader(paths[i]!, i, { ...opts, chunkSize: PROBE_CHUNK_SIZE, counters: new Counters() });
+      const iterator = reader.batches()[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      await iterator.return?.(undefined);
+      out[i] = first.done ? Infinity : first.value.reduce((min, p) => Math.min(min, p.ts), Infinity);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PROBE_CONCURRENCY, paths.length) }, probe));
+  return out;
 }
 
 function isZlibError(error: unknown): error is Error & { code: string } {
