@@ -175,6 +175,27 @@ test('not a capture, and missing files, are reported by name', async () => {
   });
 });
 
+test('a capture in a compression read only as gzip says which, and how to read it', async () => {
+  const pcap = writePcap(packetsAt([1, 2], 7), { linkType: 1 });
+  // The real tools when the machine has them, else each format's magic bytes before the capture.
+  const tools: [string, string, number[]][] = [
+    ['xz', '.xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+    ['bzip2', '.bz2', [0x42, 0x5a, 0x68, 0x39]],
+    ['zstd', '.zst', [0x28, 0xb5, 0x2f, 0xfd]],
+    ['lz4', '.lz4', [0x04, 0x22, 0x4d, 0x18]],
+  ];
+  for (const [tool, extension, magic] of tools) {
+    const packed = spawnSync(tool, ['-c'], { input: pcap });
+    const bytes = packed.status === 0 ? packed.stdout : Buffer.concat([Buffer.from(magic), pcap]);
+    const path = fixture(`packed${extension}`, bytes);
+    await assert.rejects(drain(openCaptureSource([path], { counters: new Counters() })), (error: unknown) => {
+      assert.ok(error instanceof CaptureFormatError && error.code === 'ERR_NOT_A_CAPTURE');
+      assert.ok(error.message.endsWith(`: ${tool}-compressed; pipe \`${tool} -dc ${path}\` into \`-\``), error.message);
+      return true;
+    });
+  }
+});
+
 test('a capture cut short warns and keeps what came before', async () => {
   const file = writePcapng(packetsAt([1, 2, 3], 5), { interfaces: [{ linkType: 1 }] });
   const path = fixture('cut.pcapng', file.subarray(0, file.length - 7));

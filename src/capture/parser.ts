@@ -244,7 +244,9 @@ export class CaptureParser {
           this.offset,
         );
       }
-      throw new CaptureFormatError('ERR_NOT_A_CAPTURE', `${this.name}: not a pcap or pcapng file (magic 0x${hex})`, 0);
+      const packed = compressionOf(buf, position);
+      const hint = packed ? `: ${packed.name}-compressed; pipe \`${packed.tool} -dc ${this.name}\` into \`-\`` : '';
+      throw new CaptureFormatError('ERR_NOT_A_CAPTURE', `${this.name}: not a pcap or pcapng file (magic 0x${hex})${hint}`, 0);
     }
     this.format = detected.format;
     if (detected.format === 'pcapng') {
@@ -498,4 +500,16 @@ export class CaptureParser {
     this.packets++;
     this.bytes += captured;
   }
+}
+
+/** Compressed formats a capture is often kept in that are not read directly (gzip is). */
+const COMPRESSIONS: readonly { name: string; tool: string; magic: readonly number[] }[] = [
+  { name: 'zstd', tool: 'zstd', magic: [0x28, 0xb5, 0x2f, 0xfd] },
+  { name: 'xz', tool: 'xz', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
+  { name: 'bzip2', tool: 'bzip2', magic: [0x42, 0x5a, 0x68] },
+  { name: 'lz4', tool: 'lz4', magic: [0x04, 0x22, 0x4d, 0x18] },
+];
+
+function compressionOf(buf: Uint8Array, position: number): { name: string; tool: string } | null {
+  return COMPRESSIONS.find((c) => c.magic.every((byte, i) => buf[position + i] === byte)) ?? null;
 }
