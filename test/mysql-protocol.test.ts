@@ -464,3 +464,23 @@ test('a PREPARE answer cut after its first packet still gives the statement its 
   const execute = exchanges.find((x) => req(x).command === 'STMT_EXECUTE')!;
   assert.deepEqual([req(execute).statementId, req(execute).sql, execute.notes], [4, sql, []]);
 });
+
+test('MariaDB STMT_BULK_EXECUTE: the statement it runs for a batch, and the rows it changed', () => {
+  const sql = 'INSERT INTO bulk_t (v) VALUES (?)';
+  // 0xfa, statement id, bulk flags (send types), then per row: type, indicator, value.
+  const bulkBody = Buffer.concat([Buffer.from([4, 0, 0, 0]), Buffer.from([0x80, 0x00]), Buffer.from([0xfd, 0x00]), Buffer.from([0, 1, 0x61]), Buffer.from([0, 1, 0x62])]);
+  const c = loggedIn(b.BASE_CAPS)
+    .client(b.command(b.COM.STMT_PREPARE, sql))
+    .server(b.prepareOk(4, 1, 0))
+    .client(b.command(0xfa, bulkBody))
+    .server(b.ok(1, { affectedRows: 2, lastInsertId: 7 }));
+  const { exchanges } = drive(c.steps);
+  assert.deepEqual(
+    exchanges.map((x) => [req(x).command, req(x).sql, req(x).statementId, x.response && res(x).affectedRows]),
+    [
+      ['LOGIN', null, null, 0],
+      ['STMT_PREPARE', sql, 4, null],
+      ['STMT_BULK_EXECUTE', sql, 4, 2],
+    ],
+  );
+});

@@ -15,6 +15,7 @@ import {
   COM_RESET_CONNECTION,
   COM_SET_OPTION,
   COM_STMT_CLOSE,
+  COM_STMT_BULK_EXECUTE,
   COM_STMT_EXECUTE,
   COM_STMT_FETCH,
   COM_STMT_PREPARE,
@@ -461,6 +462,7 @@ export class MysqlConnection implements ProtocolHandler {
       case COM_STMT_RESET:
       case COM_STMT_FETCH:
       case COM_STMT_SEND_LONG_DATA:
+      case COM_STMT_BULK_EXECUTE:
         this.resolveStatement(x, statementIdOf(packet.payload));
         return;
     }

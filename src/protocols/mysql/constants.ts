@@ -50,6 +50,8 @@ export const COM_STMT_CLOSE = 0x19;
 export const COM_STMT_RESET = 0x1a;
 export const COM_SET_OPTION = 0x1b;
 export const COM_STMT_FETCH = 0x1c;
+/** MariaDB: one prepared statement executed for a whole batch of parameter rows (statement id first, as EXECUTE). */
+export const COM_STMT_BULK_EXECUTE = 0xfa;
 export const COM_RESET_CONNECTION = 0x1f;
 
 /** Commands the server never answers. */
