@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { PacketDecoder } from '../src/decode/decoder.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../src/decode/types.js';
 import { TcpAssembler } from '../src/tcp/assembler.js';
-import { COPY_WINDOW_US } from '../src/tcp/copies.js';
+import { COPY_WINDOW_NO_ID_US, COPY_WINDOW_US } from '../src/tcp/copies.js';
 import { Counters } from '../src/util/counters.js';
 import { analyzeFiles } from './lib/analyze-file.js';
 import * as f from './lib/frames.js';
@@ -112,5 +112,31 @@ describe('a real capture on a host bridging two namespaces', { skip: skipReason 
     assert.match(report.stdout + report.stderr, new RegExp(`${rows.length / 2} TCP packets seen a second time .* dropped as copies, not counted as retransmissions`));
     const { spans } = await analyzeFiles([pcap]);
     assert.deepEqual(spans.map((s) => [(s.request as { path: string }).path, (s.response as { status: number }).status]), [['/a', 200], ['/b', 200], ['/c', 200]]);
+  });
+});
+
+describe('copies over IPv6 (no IP id)', () => {
+  it('the same packet again within a millisecond is a copy, later a retransmission', () => {
+    const client = { src: 'fd00::1', dst: 'fd00::2', sport: 40000, dport: 80 };
+    const server = { src: 'fd00::2', dst: 'fd00::1', sport: 80, dport: 40000 };
+    const frames = (againAt: number): [Uint8Array, number][] => {
+      const request = f.tcpPacket({ ...client, seq: 101, ack: 501, flags: TCP_ACK | TCP_PSH, payload: 'GET / HTTP/1.1\r\n\r\n' }).data;
+      return [
+        [f.tcpPacket({ ...client, seq: 100, flags: TCP_SYN }).data, 0],
+        [f.tcpPacket({ ...server, seq: 500, ack: 101, flags: TCP_SYN | TCP_ACK }).data, 50],
+        [request, 100],
+        [request, 100 + againAt],
+      ];
+    };
+    for (const [againAt, copies, retransmitted] of [[COPY_WINDOW_NO_ID_US, 1, 0], [COPY_WINDOW_NO_ID_US + 1, 0, 18]] as const) {
+      const counters = new Counters();
+      const recorder = new TcpRecorder();
+      const decoder = new PacketDecoder({ counters });
+      const assembler = new TcpAssembler({ counters, factory: recorder });
+      for (const [data, ts] of frames(againAt)) assembler.segment(decoder.decode(f.captured(data, f.LINKTYPE_ETHERNET, ts)), ts);
+      assembler.finish(10_000);
+      const [c] = recorder.flows[0]!.stats;
+      assert.deepEqual([c.copies, c.retransmittedBytes], [copies, retransmitted], `again after ${againAt} µs`);
+    }
   });
 });
