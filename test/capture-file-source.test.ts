@@ -1,9 +1,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { CaptureFormatError, openCaptureSource, readCaptureFile } from '../src/capture/file-source.js';
 import type { CapturedPacket, PacketSource } from '../src/capture/types.js';
@@ -194,6 +194,25 @@ test('a capture in a compression read only as gzip says which, and how to read i
       return true;
     });
   }
+});
+
+test('a directory stands for the captures in it, in name order; other files are skipped and counted', async () => {
+  const ring = join(dir, 'ring');
+  mkdirSync(join(ring, 'sub'), { recursive: true });
+  writeFileSync(join(ring, 'cap.pcap1'), writePcap(packetsAt([30, 40], 0xb), { linkType: 1 }));
+  writeFileSync(join(ring, 'cap.pcap'), writePcap(packetsAt([10, 20], 0xa), { linkType: 1 }));
+  writeFileSync(join(ring, 'cap.pcap2.gz'), gzip(writePcapng(packetsAt([50], 0xc), { interfaces: [{ linkType: 1 }] })));
+  writeFileSync(join(ring, 'notes.txt'), 'not a capture');
+  writeFileSync(join(ring, '.hidden.pcap'), writePcap(packetsAt([1], 0xd), { linkType: 1 }));
+  const counters = new Counters();
+  const source = openCaptureSource([ring], { counters });
+  const { packets } = await drain(source);
+  assert.deepEqual(packets.map((p) => [p.ts, p.data[0]]), [[10, 0xa], [20, 0xa], [30, 0xb], [40, 0xb], [50, 0xc]]);
+  assert.deepEqual(source.info().map((info) => basename(info.name)), ['cap.pcap', 'cap.pcap1', 'cap.pcap2.gz']);
+  assert.equal(counters.get('capture.files-skipped'), 1);
+  const empty = join(dir, 'empty');
+  mkdirSync(empty);
+  assert.throws(() => openCaptureSource([empty], { counters }), { code: 'ERR_NO_CAPTURES', message: `${empty}: a directory without capture files` });
 });
 
 test('a capture cut short warns and keeps what came before', async () => {

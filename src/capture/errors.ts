@@ -1,6 +1,7 @@
 /** Why a byte stream could not be read as a capture. Stable codes, one-line messages. */
 export type CaptureErrorCode =
   | 'ERR_NOT_A_CAPTURE'
+  | 'ERR_NO_CAPTURES'
   | 'ERR_TRUNCATED_HEADER'
   | 'ERR_CORRUPT_RECORD'
   | 'ERR_GZIP_NOT_DECODED'

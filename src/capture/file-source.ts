@@ -1,4 +1,6 @@
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Counters } from '../util/counters.js';
@@ -36,7 +38,58 @@ const DEFAULT_CHUNK_SIZE = 1 << 20;
  */
 export function openCaptureSource(paths: string[], opts: CaptureSourceOptions): PacketSource {
   if (paths.length === 0) throw new Error('openCaptureSource: no capture file given');
-  return new FileCaptureSource(paths, opts);
+  return new FileCaptureSource(paths.flatMap((path) => capturesIn(path, opts.counters)), opts);
+}
+
+/** First bytes of the files a directory is searched for: pcap (µs, ns, modified; either order), pcapng, gzip. */
+const CAPTURE_MAGICS: readonly number[] = [0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0xa1b2cd34, 0x34cdb2a1, 0x0a0d0d0a];
+
+/**
+ * A directory stands for the capture files in it (a rotating capture's ring: `tcpdump -C`, `-G`), in
+ * name order; its other files are skipped and counted (`capture.files-skipped`). Anything else is
+ * itself (a missing file fails when read, with its name).
+ */
+function capturesIn(path: string, counters: Counters): string[] {
+  if (path === '-' || !isDirectory(path)) return [path];
+  const files: string[] = [];
+  for (const name of readdirSync(path).sort()) {
+    const file = join(path, name);
+    if (name.startsWith('.') || !isFile(file)) continue;
+    if (looksLikeCapture(file)) files.push(file);
+    else counters.add('capture.files-skipped');
+  }
+  if (files.length === 0) throw new CaptureFormatError('ERR_NO_CAPTURES', `${path}: a directory without capture files`, 0);
+  return files;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function looksLikeCapture(file: string): boolean {
+  const head = Buffer.alloc(4);
+  let fd: number | null = null;
+  try {
+    fd = openSync(file, 'r');
+    if (readSync(fd, head, 0, 4, 0) < 4) return false;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+  return (head[0] === 0x1f && head[1] === 0x8b) || CAPTURE_MAGICS.includes(head.readUInt32BE(0));
 }
 
 /** Reads a whole capture into memory: for tests and small files, not for the pipeline. */

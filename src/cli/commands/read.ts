@@ -296,6 +296,8 @@ export class AnalysisSession {
     if (twins > 0) {
       warnings.push(`${twins} connections seen twice, before and after address translation (NAT): each analysed once, between the real client and server (dialedServer keeps the address dialed)`);
     }
+    const skipped = this.counters.get('capture.files-skipped');
+    if (skipped > 0) warnings.push(`${skipped} files in the directories given are not captures: skipped`);
     const copies = this.counters.get('tcp.copies');
     if (copies > 0) warnings.push(`${copies} TCP packets seen a second time (another interface of the host, a SPAN session) dropped as copies, not counted as retransmissions`);
     const noCaller = this.counters.get('correlate.timing-no-caller');
