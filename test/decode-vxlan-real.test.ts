@@ -2,14 +2,14 @@
 // flannel and Cilium set up), HTTP between the overlay addresses, tcpdump -i any on one end: each
 // packet on the overlay device and, encapsulated, on the underlay link.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { HttpRequestInfo, HttpResponseInfo } from '../src/protocols/types.js';
 import { analyzeFiles } from './lib/analyze-file.js';
-import { deleteNamespaces, hasCommand, IS_ROOT, shell, tcpdumpAround } from './lib/netns.js';
+import { deleteNamespaces, hasCommand, httpServerIn, IS_ROOT, shell, tcpdumpAround } from './lib/netns.js';
 
 /** Kernels built without VXLAN refuse the device; nothing here can then be tested. */
 const vxlanMissing = (): string | false => {
@@ -40,8 +40,7 @@ describe('a real VXLAN overlay captured on its underlay', { skip: vxlanMissing()
       ip -n ${ns.a} addr add 10.96.0.1/24 dev vx; ip -n ${ns.a} link set vx up
       ip -n ${ns.b} addr add 10.96.0.2/24 dev vx; ip -n ${ns.b} link set vx up
     `);
-    server = spawn('ip', ['netns', 'exec', ns.b, process.execPath, '-e', "require('http').createServer((q, s) => s.end('hello ' + q.url)).listen(80, '10.96.0.2', () => console.log('up'))"]);
-    await new Promise((resolve) => server!.stdout!.once('data', resolve));
+    server = await httpServerIn(ns.b, '10.96.0.2');
     for (let attempt = 1; attempt <= 3 && !(await captureOnce()); attempt++);
   });
 

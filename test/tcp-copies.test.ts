@@ -1,7 +1,7 @@
 // A packet seen twice is a copy, not a retransmission: `tcpdump -i any` on a host bridging two
 // containers sees each of their packets on both ports of the bridge.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { COPY_WINDOW_NO_ID_US, COPY_WINDOW_US } from '../src/tcp/copies.js';
 import { Counters } from '../src/util/counters.js';
 import { analyzeFiles } from './lib/analyze-file.js';
 import * as f from './lib/frames.js';
-import { deleteNamespaces, hasCommand, IS_ROOT, shell, tcpdumpAround } from './lib/netns.js';
+import { deleteNamespaces, hasCommand, httpServerIn, IS_ROOT, shell, tcpdumpAround } from './lib/netns.js';
 import { TcpRecorder } from './lib/tcp-recorder.js';
 import { tsharkFields } from './lib/tshark.js';
 import { runCli, statsJson } from './lib/wirespan-cli.js';
@@ -85,8 +85,7 @@ describe('a real capture on a host bridging two namespaces', { skip: skipReason 
       ip -n ${ns.a} addr add 10.95.0.1/24 dev wsbr-a
       ip -n ${ns.b} addr add 10.95.0.2/24 dev wsbr-b
     `);
-    server = spawn('ip', ['netns', 'exec', ns.b, process.execPath, '-e', "require('http').createServer((q, s) => s.end('hello ' + q.url)).listen(80, '10.95.0.2', () => console.log('up'))"]);
-    await new Promise((resolve) => server!.stdout!.once('data', resolve));
+    server = await httpServerIn(ns.b, '10.95.0.2');
     const client = `const http = require('http'); const agent = new http.Agent({ keepAlive: true }); (async () => { for (const p of ['/a', '/b', '/c']) await new Promise((ok) => http.get({ host: '10.95.0.2', path: p, agent }, (r) => { r.resume(); r.on('end', ok); })); agent.destroy(); })();`;
     await tcpdumpAround(ns.host, 'any', pcap, 'tcp port 80', () => {
       const ran = spawnSync('ip', ['netns', 'exec', ns.a, process.execPath, '-e', client], { timeout: 10_000 });

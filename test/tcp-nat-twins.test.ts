@@ -1,7 +1,7 @@
 // One connection seen twice by `tcpdump -i any` on a host that translates addresses (Docker port
 // mappings, Kubernetes services): before and after NAT, with the same initial sequence numbers.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { TcpAssembler } from '../src/tcp/assembler.js';
 import type { Endpoint, TcpSegment } from '../src/tcp/types.js';
 import { Counters } from '../src/util/counters.js';
 import { analyzeFiles } from './lib/analyze-file.js';
-import { deleteNamespaces, hasCommand, IS_ROOT, shell, tcpdumpAround } from './lib/netns.js';
+import { deleteNamespaces, hasCommand, httpServerIn, IS_ROOT, shell, tcpdumpAround } from './lib/netns.js';
 import { TcpRecorder } from './lib/tcp-recorder.js';
 import { runCli } from './lib/wirespan-cli.js';
 
@@ -106,8 +106,7 @@ describe('a real capture on a host translating addresses', { skip: skipReason },
       ip netns exec ${ns.host} sysctl -qw net.ipv4.ip_forward=1
       ip netns exec ${ns.host} iptables -t nat -A PREROUTING -p tcp -d 10.98.0.1 --dport 8080 -j DNAT --to-destination 10.99.0.2:80
     `);
-    server = spawn('ip', ['netns', 'exec', ns.server, process.execPath, '-e', "require('http').createServer((q, s) => s.end('hello ' + q.url)).listen(80, '10.99.0.2', () => console.log('up'))"]);
-    await new Promise((resolve) => server!.stdout!.once('data', resolve));
+    server = await httpServerIn(ns.server, '10.99.0.2');
     // tcpdump -i any in a namespace now and then misses a packet; a capture that did is made again.
     for (let attempt = 1; attempt <= 3 && !(await captureOnce()); attempt++);
   });

@@ -1,5 +1,5 @@
 /** Network namespaces and tcpdump for tests that capture real traffic between real programs (root only). */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 
 export const IS_ROOT = process.getuid?.() === 0;
@@ -32,4 +32,11 @@ export async function tcpdumpAround(ns: string, iface: string, file: string, fil
   for (let size = -1, stable = 0; stable < 5; stable = statSync(file).size === size ? stable + 1 : 0, size = statSync(file).size) await sleep(100);
   tcpdump.kill('SIGINT');
   await new Promise((resolve) => tcpdump.once('exit', resolve));
+}
+
+/** A Node HTTP server answering `hello <path>` on ip:80 inside namespace `ns`; resolves once it listens. */
+export async function httpServerIn(ns: string, ip: string): Promise<ChildProcess> {
+  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', `require('http').createServer((q, s) => s.end('hello ' + q.url)).listen(80, '${ip}', () => console.log('up'))`]);
+  await new Promise((resolve) => server.stdout!.once('data', resolve));
+  return server;
 }
