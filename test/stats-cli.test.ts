@@ -144,6 +144,15 @@ describe('stats CLI behaviour', { concurrency: 4 }, () => {
     assert.equal(run.stderr.split('\n').length, 2, 'one line');
   });
 
+  it('a rotation of many files: the first listed, the rest summed up; --json lists them all', async () => {
+    const files = Array.from({ length: 8 }, (_, i) => file(`ring${i}.pcap`, writePcap(http.slice(2 * i, 2 * i + 2), { linkType: 1 })));
+    const text = await runCli(['stats', ...files]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.equal(text.stdout.split('\n').filter((line) => line.startsWith('file:')).length, 4);
+    assert.match(text.stdout, new RegExp(`^more files: +4 \\(4 pcap, EN10MB\\), ${files[7]} the last$`, 'm'));
+    assert.deepEqual((await statsJson(files)).files.map((f) => f.name), files);
+  });
+
   it('a missing file: exit 2, one line naming it', async () => {
     const missing = join(dir, 'no-such.pcap');
     const run = await runCli(['stats', missing]);

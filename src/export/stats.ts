@@ -120,16 +120,31 @@ export function buildStatsDocument(result: StatsInput, files: CaptureFileInfo[],
   return doc;
 }
 
+/** Files listed one by one in the human-readable output; beyond, they are summed up. */
+const MAX_FILES_LISTED = 5;
+
 /** The human-readable `stats` output. */
 export function renderStats(doc: StatsDocument): string {
   const out: string[] = [];
   const kv = (k: string, v: string | number): void => {
     out.push(`${(k + ':').padEnd(26)}${v}`);
   };
-  for (const f of doc.files) {
+  // A rotating capture's hundreds of files: the first few in full, then the rest summed up (and
+  // any of them with a warning in full); --json lists every one.
+  const shown = doc.files.length > MAX_FILES_LISTED ? doc.files.slice(0, MAX_FILES_LISTED - 1) : doc.files;
+  const rest = doc.files.slice(shown.length);
+  for (const f of [...shown, ...rest.filter((r) => r.warnings.length > 0)]) {
     kv('file', `${f.name} (${f.format}, ${f.byteOrder}-endian, snaplen ${f.snaplen})`);
     kv('  link types', f.linkTypes.map((l) => `${l.name} (${l.dlt})`).join(', ') || 'none');
     for (const w of f.warnings) kv('  warning', w);
+  }
+  if (rest.length > 0) {
+    const formats = new Map<string, number>();
+    for (const f of rest) {
+      const key = `${f.format}, ${f.linkTypes.map((l) => l.name).join('+') || 'no link type'}`;
+      formats.set(key, (formats.get(key) ?? 0) + 1);
+    }
+    kv('more files', `${rest.length} (${[...formats].map(([key, n]) => `${n} ${key}`).join('; ')}), ${rest[rest.length - 1]!.name} the last`);
   }
   kv('packets', doc.packets);
   kv('bytes', doc.bytes);
