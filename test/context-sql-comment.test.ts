@@ -184,3 +184,11 @@ test('a valid traceparent in any sqlcommenter comment, after any SQL, is found',
     { numRuns: 500 },
   );
 });
+
+test('fromSql: values under other keys that could be ids are kept unnamed, for the linker to match', () => {
+  const extractor = new TraceContextExtractor({ counters: new Counters() });
+  const other = extractor.fromSql("/* rid=4bf92f3577b34da6, route=orders, n=12 */ SELECT 1");
+  assert.deepEqual([other.requestId, other.unnamedValues, other.unnamedFrom], [null, ['4bf92f3577b34da6'], ['sql-comment:rid']]);
+  const named = extractor.fromSql("/* request_id='req-000123', rid=4bf92f3577b34da6 */ SELECT 1");
+  assert.deepEqual([named.requestId, named.unnamedValues], ['req-000123', []]);
+});

@@ -92,19 +92,35 @@ export class TraceContextExtractor {
       if (traceparent !== null) {
         adopt(context, 'traceparent (name unknown)', traceparent);
         this.counters.add('context.unnamed-traceparent');
-      } else if (context.requestId === null && value.length >= MIN_UNNAMED_ID && value.length <= MAX_UNNAMED_ID && !/\s/.test(value)) {
+      } else if (context.requestId === null && couldBeId(value)) {
         context.unnamedValues.push(value);
+        context.unnamedFrom.push(null);
       }
     }
   }
 
+  /**
+   * Trace context in the SQL's comments. Values under other keys that could be ids are kept as
+   * unnamed values (a comment `rid=4bf9...`): the linker believes one only if it is the request id of an
+   * exchange that could be the statement's parent.
+   */
   fromSql(sql: string): ExtractedTraceContext {
     const fields: FieldValues = new Map();
+    const others: [string, string][] = [];
     for (const { key, value } of extractSqlCommentFields(sql)) {
       const name = normalizeCommentKey(key);
       if (this.wantedRequestNames.has(name)) append(fields, name, value);
+      else others.push([key, value]);
     }
-    return this.resolve(fields, SQL_SOURCE_PREFIX);
+    const context = this.resolve(fields, SQL_SOURCE_PREFIX);
+    if (context.requestId === null && context.traceId === null) {
+      for (const [key, value] of others) {
+        if (!couldBeId(value)) continue;
+        context.unnamedValues.push(value);
+        context.unnamedFrom.push(SQL_SOURCE_PREFIX + key);
+      }
+    }
+    return context;
   }
 
   private resolve(fields: FieldValues, labelPrefix: string): ExtractedTraceContext {
@@ -229,6 +245,7 @@ function emptyContext(): ExtractedTraceContext {
     requestIdSource: null,
     invalid: [],
     unnamedValues: [],
+    unnamedFrom: [],
     rawTraceId: null,
     rawParentSpanId: null,
   };
@@ -247,4 +264,9 @@ function append(fields: FieldValues, name: string, value: string): void {
   const values = fields.get(name);
   if (values === undefined) fields.set(name, [value]);
   else values.push(value);
+}
+
+/** A value long enough, and without spaces, to be taken for an id if it equals one (ids this long do not recur by chance). */
+function couldBeId(value: string): boolean {
+  return value.length >= MIN_UNNAMED_ID && value.length <= MAX_UNNAMED_ID && !/\s/.test(value);
 }

@@ -289,9 +289,10 @@ export class ParentLinker {
     const byUnnamed = candidates.filter((p) => p.ctx.requestId !== null && unnamed.includes(p.ctx.requestId));
     if (byUnnamed.length === 0) return null;
     const parent = this.latest(byUnnamed, 'request-id');
+    const from = node.ctx.unnamedFrom[unnamed.indexOf(parent.ctx.requestId!)] ?? null;
     node.ctx.requestId = parent.ctx.requestId;
-    node.ctx.requestIdSource = 'header name unknown';
-    node.x.notes.push('request id found under a header name the capture could not read');
+    node.ctx.requestIdSource = from ?? 'header name unknown';
+    node.x.notes.push(from === null ? 'request id found under a header name the capture could not read' : `request id found in ${from}`);
     this.opts.counters.add('correlate.unnamed-request-ids');
     return { parent, rule: 'request-id' };
   }

@@ -22,10 +22,13 @@ export interface TraceContext {
   invalid: string[];
   /**
    * Values of request header fields whose name the capture could not read (an HTTP/2 name from an
-   * HPACK entry inserted before the capture or lost in a gap): possible request ids, believed only
-   * when one equals the request id of an exchange that could be this one's parent (ParentLinker).
+   * HPACK entry inserted before the capture or lost in a gap), and of SQL comment keys that are no
+   * request id name configured (a comment `rid=4bf9...`): possible request ids, believed only when
+   * one equals the request id of an exchange that could be this one's parent (ParentLinker).
    */
   unnamedValues: string[];
+  /** Where each of unnamedValues was found: `sql-comment:<key>`, or null for a header name unknown. */
+  unnamedFrom: (string | null)[];
 }
 
 export type ServiceKind = 'service' | 'database' | 'client' | 'external';
