@@ -5,6 +5,7 @@ import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Counters } from '../util/counters.js';
 import { CaptureFormatError } from './errors.js';
+import { detectCaptureFormat } from './formats.js';
 import { mergeByTime } from './merge.js';
 import { CaptureParser } from './parser.js';
 import { DEFAULT_REORDER_WINDOW_US, inTimeOrder } from './time-order.js';
@@ -41,20 +42,17 @@ export function openCaptureSource(paths: string[], opts: CaptureSourceOptions): 
   return new FileCaptureSource(paths.flatMap((path) => capturesIn(path, opts.counters)), opts);
 }
 
-/** First bytes of the files a directory is searched for: pcap (µs, ns, modified; either order), pcapng, gzip. */
-const CAPTURE_MAGICS: readonly number[] = [0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0xa1b2cd34, 0x34cdb2a1, 0x0a0d0d0a];
-
 /**
  * A directory stands for the capture files in it (a rotating capture's ring: `tcpdump -C`, `-G`), in
  * name order; its other files are skipped and counted (`capture.files-skipped`). Anything else is
  * itself (a missing file fails when read, with its name).
  */
 function capturesIn(path: string, counters: Counters): string[] {
-  if (path === '-' || !isDirectory(path)) return [path];
+  if (path === '-' || kindOf(path) !== 'directory') return [path];
   const files: string[] = [];
   for (const name of readdirSync(path).sort()) {
     const file = join(path, name);
-    if (name.startsWith('.') || !isFile(file)) continue;
+    if (name.startsWith('.') || kindOf(file) !== 'file') continue;
     if (looksLikeCapture(file)) files.push(file);
     else counters.add('capture.files-skipped');
   }
@@ -62,22 +60,16 @@ function capturesIn(path: string, counters: Counters): string[] {
   return files;
 }
 
-function isDirectory(path: string): boolean {
+function kindOf(path: string): 'file' | 'directory' | null {
   try {
-    return statSync(path).isDirectory();
+    const stat = statSync(path);
+    return stat.isFile() ? 'file' : stat.isDirectory() ? 'directory' : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
+/** A pcap or pcapng file by its first bytes (the parser's own test), or a gzip one. */
 function looksLikeCapture(file: string): boolean {
   const head = Buffer.alloc(4);
   let fd: number | null = null;
@@ -89,7 +81,7 @@ function looksLikeCapture(file: string): boolean {
   } finally {
     if (fd !== null) closeSync(fd);
   }
-  return (head[0] === 0x1f && head[1] === 0x8b) || CAPTURE_MAGICS.includes(head.readUInt32BE(0));
+  return (head[0] === 0x1f && head[1] === 0x8b) || detectCaptureFormat(head, 0) !== null;
 }
 
 /** Reads a whole capture into memory: for tests and small files, not for the pipeline. */
