@@ -1,18 +1,20 @@
 import { type DecodeContext, fail, readU16 } from './context.js';
+import {
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  ETHERTYPE_MPLS_MULTICAST,
+  ETHERTYPE_MPLS_UNICAST,
+  ETHERTYPE_PPPOE_SESSION,
+  ETHERTYPE_QINQ,
+  ETHERTYPE_QINQ_LEGACY,
+  ETHERTYPE_VLAN,
+} from './ethertypes.js';
 import { decodeIPv4 } from './ipv4.js';
 import { decodeIPv6 } from './ipv6.js';
 import { decodeMpls } from './mpls.js';
 import { decodePppoeSession } from './pppoe.js';
 
-export const ETHERTYPE_IPV4 = 0x0800;
-export const ETHERTYPE_ARP = 0x0806;
-export const ETHERTYPE_IPV6 = 0x86dd;
-export const ETHERTYPE_VLAN = 0x8100; // 802.1Q
-export const ETHERTYPE_QINQ = 0x88a8; // 802.1ad
-export const ETHERTYPE_QINQ_LEGACY = 0x9100; // pre-standard QinQ, still common
-export const ETHERTYPE_MPLS_UNICAST = 0x8847;
-export const ETHERTYPE_MPLS_MULTICAST = 0x8848;
-export const ETHERTYPE_PPPOE_SESSION = 0x8864;
 
 const ETHERNET_HEADER_LENGTH = 14;
 const VLAN_TAG_LENGTH = 4;

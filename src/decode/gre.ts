@@ -1,4 +1,5 @@
 import { type DecodeContext, fail, type InnerKind, readU16 } from './context.js';
+import { ETHERTYPE_ERSPAN_I_II, ETHERTYPE_ERSPAN_III, ETHERTYPE_MPLS_MULTICAST, ETHERTYPE_MPLS_UNICAST } from './ethertypes.js';
 import { enterTunnel, innerKindOfProtocolType } from './tunnel.js';
 
 const BASE_LENGTH = 4;
@@ -6,10 +7,6 @@ const FLAG_CHECKSUM = 0x80;
 const FLAG_ROUTING = 0x40;
 const FLAG_KEY = 0x20;
 const FLAG_SEQUENCE = 0x10;
-const PROTOCOL_MPLS_UNICAST = 0x8847;
-const PROTOCOL_MPLS_MULTICAST = 0x8848;
-const PROTOCOL_ERSPAN_I_II = 0x88be;
-const PROTOCOL_ERSPAN_III = 0x22eb;
 const ERSPAN_II_LENGTH = 8;
 const ERSPAN_III_LENGTH = 12;
 const ERSPAN_III_PLATFORM_LENGTH = 8;
@@ -36,13 +33,13 @@ export function decodeGre(ctx: DecodeContext, data: Uint8Array, offset: number, 
 
   let kind: InnerKind | null = innerKindOfProtocolType(protocolType);
   let tunnel: 'gre' | 'erspan' = 'gre';
-  if (protocolType === PROTOCOL_MPLS_UNICAST || protocolType === PROTOCOL_MPLS_MULTICAST) kind = 'mpls';
-  else if (protocolType === PROTOCOL_ERSPAN_I_II || protocolType === PROTOCOL_ERSPAN_III) {
+  if (protocolType === ETHERTYPE_MPLS_UNICAST || protocolType === ETHERTYPE_MPLS_MULTICAST) kind = 'mpls';
+  else if (protocolType === ETHERTYPE_ERSPAN_I_II || protocolType === ETHERTYPE_ERSPAN_III) {
     tunnel = 'erspan';
     kind = 'ethernet';
     // Type I has no header of its own and no sequence number; type II has both.
-    if (protocolType === PROTOCOL_ERSPAN_I_II && sequenced) length += ERSPAN_II_LENGTH;
-    if (protocolType === PROTOCOL_ERSPAN_III) {
+    if (protocolType === ETHERTYPE_ERSPAN_I_II && sequenced) length += ERSPAN_II_LENGTH;
+    if (protocolType === ETHERTYPE_ERSPAN_III) {
       if (offset + length + ERSPAN_III_LENGTH > capturedEnd) return fail(ctx.out, 'tunnel-decode-failed');
       const last = offset + length + ERSPAN_III_LENGTH - 1;
       const frameType = (data[last - 1]! >> 2) & 0x1f;

@@ -1,4 +1,5 @@
 import { type DecodeContext, fail, type InnerKind, readU16, resetLayers } from './context.js';
+import { ETHERTYPE_ETHERNET, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './ethertypes.js';
 import type { TunnelKind } from './types.js';
 
 /** VXLAN's IANA port, and the one flannel and Cilium use by default (Cisco OTV too, same header). */
@@ -9,9 +10,6 @@ export const GTP_U_PORT = 2152;
 const VXLAN_HEADER_LENGTH = 8;
 const VXLAN_FLAG_VNI_VALID = 0x08;
 const GENEVE_BASE_LENGTH = 8;
-const PROTOCOL_ETHERNET = 0x6558;
-const PROTOCOL_IPV4 = 0x0800;
-const PROTOCOL_IPV6 = 0x86dd;
 const GTP_HEADER_LENGTH = 8;
 const GTP_OPTIONAL_LENGTH = 4;
 const GTP_MESSAGE_G_PDU = 0xff;
@@ -59,11 +57,11 @@ export function decodeUdpTunnel(
 /** The EtherType-valued protocol fields of GENEVE and GRE that carry something decodable. */
 export function innerKindOfProtocolType(protocolType: number): InnerKind | null {
   switch (protocolType) {
-    case PROTOCOL_ETHERNET:
+    case ETHERTYPE_ETHERNET:
       return 'ethernet';
-    case PROTOCOL_IPV4:
+    case ETHERTYPE_IPV4:
       return 'ipv4';
-    case PROTOCOL_IPV6:
+    case ETHERTYPE_IPV6:
       return 'ipv6';
     default:
       return null;
