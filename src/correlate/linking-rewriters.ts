@@ -1,4 +1,5 @@
 import type { Endpoint } from '../tcp/types.js';
+import { endpointKey } from './naming.js';
 
 /** Calls seen carrying ids other than those of the requests around them before a server is taken to make up its own. */
 const MIN_FOREIGN_CALLS = 10;
@@ -47,8 +48,4 @@ export class IdRewriters {
     this.passing.clear();
     this.foreign.clear();
   }
-}
-
-function endpointKey(e: Endpoint): string {
-  return `${e.ip} ${e.port}`;
 }
