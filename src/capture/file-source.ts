@@ -44,8 +44,9 @@ export function openCaptureSource(paths: string[], opts: CaptureSourceOptions): 
 
 /**
  * A directory stands for the capture files in it (a rotating capture's ring: `tcpdump -C`, `-G`), in
- * name order; its other files are skipped and counted (`capture.files-skipped`). Anything else is
- * itself (a missing file fails when read, with its name).
+ * name order; its other files are skipped and counted (`capture.files-skipped`); hidden files and
+ * subdirectories are not looked at, as `ls` shows them. Anything else is itself (a missing file
+ * fails when read, with its name).
  */
 function capturesIn(path: string, counters: Counters): string[] {
   if (path === '-' || kindOf(path) !== 'directory') return [path];
