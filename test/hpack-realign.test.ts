@@ -186,3 +186,33 @@ describe('reading HPACK across a gap that hid header blocks', () => {
     assert.deepEqual(after.map((f) => f.at(-1)!.value), ['c', 'd']);
   });
 });
+
+describe('a gap in a table already read from the middle of a connection', () => {
+  it('a literal value under a name from before the capture is read, whatever count of hidden insertions', () => {
+    // grpc-go's trailers after the capture started: grpc-status named by its entry from before the
+    // capture (every later one names itself after the one before), so the name never reaches the wire.
+    const encoder = new HpackEncoder();
+    const trailers = (status: string): Field[] => [['grpc-status', status], ['grpc-message', status === '0' ? '' : 'out of stock']];
+    const response = (id: string): Field[] => [[':status', '200'], ['content-type', 'application/grpc'], ['x-request-id', id]];
+    encoder.encode(response('before-1')); // before the capture
+    encoder.encode(trailers('0'));
+    encoder.encode(trailers('9'));
+    const table = new HeaderTable(new HpackDecoder({ knownFromStart: false }), new Counters());
+    const read = (fields: Field[], kind: BlockKind): DecodedField[] => {
+      const block = encoder.encode(fields);
+      return table.decode(block, 0, block.length, { kind, grpc: true }).block.fields;
+    };
+    read(response('seen-1'), 'response');
+    const hidden = encoder.encode(response('hidden-by-gap')); // inserts an x-request-id entry
+    table.gap(hidden.length);
+    const after = read(response('seen-2'), 'response');
+    assert.deepEqual([after[0]!.name, after[0]!.value], [':status', '200']);
+    assert.ok(after[1]!.unknown && isUnknownMarker(after[1]!.value), 'content-type: an entry from before the capture, indexed');
+    assert.ok(isUnknownMarker(after[2]!.name));
+    assert.equal(after[2]!.value, 'seen-2');
+    const failed = read(trailers('5'), 'trailers');
+    assert.ok(failed.every((f) => f.unknown && isUnknownMarker(f.name)));
+    assert.equal(failed[0]!.value, '5');
+    assert.ok(isUnknownMarker(failed[1]!.value), 'grpc-message: the very entry from before the capture, indexed');
+  });
+});

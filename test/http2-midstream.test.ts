@@ -71,8 +71,10 @@ test('capture starting mid-connection: unknown HPACK entries are marked, later e
   );
   const resp7 = s7.response as GrpcResponseInfo;
   // grpc-status was sent as a literal value with its name indexed from a pre-capture entry: the value
-  // is known, the name is not, so the status is not claimed.
-  assert.equal(resp7.grpcStatus, null);
+  // is known, the name is not. gRPC sends Status first in trailers, so the status is read from there
+  // and the exchange says it was inferred.
+  assert.equal(resp7.grpcStatus, 5);
+  assert.ok(s7.notes.includes('grpc-status inferred: first trailer field, its name unknown (HPACK state before capture)'));
   assert.ok(s7.responseHeaders.some(([n, v]) => /^<unknown:hpack-entry-\d+>$/.test(n) && v === '5'));
   assert.equal(resp7.grpcMessage, 'not found');
 

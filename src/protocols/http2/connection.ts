@@ -438,7 +438,10 @@ export class Http2Connection implements ProtocolHandler, FrameSink {
       s.responseFields = decoded.fields;
       s.responseStartUs = block.startTs;
       s.framers[1] = this.newFramer();
-      if (block.flags & Flag.EndStream) s.trailersOnly = decoded.fields.some((f) => f.name === 'grpc-status');
+      if (block.flags & Flag.EndStream) {
+        s.responseEndedInHeaders = true;
+        s.trailersOnly = decoded.fields.some((f) => f.name === 'grpc-status');
+      }
       return;
     }
     if (s.responseFields === null) s.notes.add('response headers before capture');

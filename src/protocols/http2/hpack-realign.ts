@@ -73,14 +73,22 @@ export class HpackRealigner {
 
 const DISAGREEING = '<unknown:hpack-entry-shifted-by-gap>';
 
-/** Fields every reading gives alike; the others as unknown. */
+/**
+ * Fields as every reading gives them, the others unknown. A value every reading gives alike is kept
+ * even when the name is not: a literal value under an indexed name reads the same in every reading
+ * while the name, an entry from before the capture, is numbered differently by each count of hidden
+ * insertions; the value is what matters (a request id, a gRPC status). A name without its value is
+ * of no use and is dropped with it.
+ */
 function agreed(blocks: DecodedBlock[]): DecodedBlock {
   const first = blocks[0]!;
-  const fields = first.fields.map((field, i) =>
-    blocks.every((b) => b.fields[i]?.name === field.name && b.fields[i]?.value === field.value)
-      ? field
-      : { name: DISAGREEING, value: DISAGREEING, neverIndexed: field.neverIndexed, unknown: true },
-  );
+  const fields = first.fields.map((field, i) => {
+    if (!blocks.every((b) => b.fields[i]?.value === field.value)) {
+      return { name: DISAGREEING, value: DISAGREEING, neverIndexed: field.neverIndexed, unknown: true };
+    }
+    if (blocks.every((b) => b.fields[i]?.name === field.name)) return field;
+    return { name: DISAGREEING, value: field.value, neverIndexed: field.neverIndexed, unknown: true };
+  });
   return {
     fields,
     unknownFields: fields.filter((f) => f.unknown).length,

@@ -46,6 +46,8 @@ export class StreamState {
   responseTrailers: DecodedField[] | null = null;
   interim: number[] = [];
   trailersOnly = false;
+  /** The first response HEADERS ended the stream (for gRPC, a trailers-only response). */
+  responseEndedInHeaders = false;
 
   ended: [boolean, boolean] = [false, false];
   /** A gap came while this side was open: its HEADERS (or more) may be among what was lost. */
@@ -99,6 +101,25 @@ function keptHeaders(...lists: (readonly DecodedField[] | null)[]): HeaderField[
   return out;
 }
 
+/** gRPC status codes run from 0 (OK) to 16 (UNAUTHENTICATED). */
+const GRPC_STATUS_CODE = /^(?:[0-9]|1[0-6])$/;
+
+/**
+ * The gRPC status of a trailer block whose `grpc-status` name is unknown (an HPACK entry from before
+ * the capture, every later one naming it after the one before, so the name never reaches the wire
+ * again): gRPC puts Status first in trailers (after :status and content-type in a trailers-only
+ * response, then Status-Message, then custom metadata), so the first other field, its name unknown and
+ * its value a status code, is taken for it. Null when any of that does not hold.
+ */
+function statusFromUnnamedTrailer(block: readonly DecodedField[] | null): string | null {
+  if (!block) return null;
+  for (const f of block) {
+    if (f.name === ':status' || f.name === 'content-type') continue;
+    return isUnknownMarker(f.name) && GRPC_STATUS_CODE.test(f.value) ? f.value : null;
+  }
+  return null;
+}
+
 function unknownOrAbsent(value: string | null): boolean {
   return value === null || isUnknownMarker(value);
 }
@@ -145,7 +166,7 @@ export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
   const trailers = s.responseTrailers ?? (s.trailersOnly ? s.responseFields : null);
   const requestContentType = field(req, 'content-type');
   const responseContentType = field(s.responseFields, 'content-type');
-  const grpcStatusText = field(trailers, 'grpc-status') ?? field(s.responseFields, 'grpc-status');
+  let grpcStatusText = field(trailers, 'grpc-status') ?? field(s.responseFields, 'grpc-status');
   let grpc = isGrpcContentType(requestContentType) || isGrpcContentType(responseContentType) || grpcStatusText !== null;
   const headersMissing = s.opened === 'unseen' || s.framingJoined[1];
   if (
@@ -255,6 +276,15 @@ export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
     forwardedFor,
   };
   let response: GrpcResponseInfo | null = null;
+  let trailersOnly = s.trailersOnly;
+  if (sawResponse && grpcStatusText === null) {
+    grpcStatusText = statusFromUnnamedTrailer(s.responseTrailers ?? (s.responseEndedInHeaders ? s.responseFields : null));
+    if (grpcStatusText !== null) {
+      trailersOnly = s.responseTrailers === null;
+      notes.push('grpc-status inferred: first trailer field, its name unknown (HPACK state before capture)');
+      ctx.counters.add('grpc.status-from-unnamed-trailer');
+    }
+  }
   if (sawResponse) {
     const grpcMessage = field(trailers, 'grpc-message') ?? (grpcStatusText !== null ? field(s.responseFields, 'grpc-message') : null);
     response = {
@@ -264,7 +294,7 @@ export function buildExchange(s: StreamState, ctx: ExchangeContext): Exchange {
       messages: responseMessages,
       messageBytes: respFramer?.messageBytes ?? 0,
       compressedMessages: respFramer?.compressedMessages ?? 0,
-      trailersOnly: s.trailersOnly,
+      trailersOnly,
       reset: s.reset,
     };
   }
