@@ -20,6 +20,8 @@ export { Http1Analyzer } from './protocols/http1/analyzer.js';
 export { Http2Analyzer } from './protocols/http2/analyzer.js';
 export { MysqlAnalyzer } from './protocols/mysql/index.js';
 export { ProtoMessageDecoder } from './protocols/grpc/proto-decoder.js';
+export { TlsKeyLog, readKeyLogFiles, TLS_KEY_LOG_SECRETS } from './protocols/tls/keylog.js';
+export type { SessionSecrets } from './protocols/tls/keylog.js';
 export type * from './protocols/types.js';
 export type { UnanalysedConnection } from './protocols/registry.js';
 export type { UnanalysedGroup } from './protocols/unanalysed.js';

@@ -3,6 +3,7 @@ import { PacketDecoder } from './decode/decoder.js';
 import { TcpAssembler } from './tcp/assembler.js';
 import type { Flow, StreamFactory, StreamHandler } from './tcp/types.js';
 import { ProtocolDispatcher } from './protocols/registry.js';
+import type { TlsKeyLog } from './protocols/tls/keylog.js';
 import { UnanalysedSummary, type UnanalysedGroup } from './protocols/unanalysed.js';
 import { readDnsAnswer } from './protocols/dns/answers.js';
 import type { Exchange, ProtocolAnalyzer, ProtocolName } from './protocols/types.js';
@@ -24,6 +25,8 @@ export interface PipelineOptions {
   counters?: Counters;
   /** `--port http=8080`: server ports whose protocol is known without detection. */
   portHints?: ReadonlyMap<number, ProtocolName>;
+  /** `--tls-keylog`: secrets of TLS sessions to decrypt and analyse. */
+  tlsKeys?: TlsKeyLog;
   /** Request-id header names, in order of preference (default X-Request-ID, X-Correlation-ID, Request-Id). */
   requestIdHeaders?: string[];
   /** `--names`: ip, ip:port or CIDR → service name. */
@@ -134,6 +137,7 @@ export class Pipeline {
             analyzers: opts.analyzers,
             counters,
             portHints: opts.portHints,
+            tlsKeys: opts.tlsKeys,
             emit: (x) => {
               opts.onExchange?.(x);
               this.correlator.add(x);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { readDnsAnswer } from '../src/protocols/dns/answers.js';
 import { readProxyHeader } from '../src/protocols/proxy-protocol.js';
-import { detectTls } from '../src/protocols/tls.js';
+import { detectTls } from '../src/protocols/tls/detect.js';
 import { redactTarget } from '../src/protocols/redact.js';
 
 /** Arbitrary bytes, and bytes that start like the real thing so the parsers get past their first checks. */

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { CapturedPacket } from '../src/capture/types.js';
 import { Pipeline } from '../src/pipeline.js';
 import { createAnalyzers } from '../src/protocols/index.js';
-import { detectTls } from '../src/protocols/tls.js';
+import { detectTls } from '../src/protocols/tls/detect.js';
 import { writePcap } from './lib/capture-writer.js';
 import { LINKTYPE_ETHERNET, captured, tcpPacket } from './lib/frames.js';
 
@@ -132,9 +132,12 @@ describe('TLS connections are named, not analysed', () => {
         if (partial.tls === 'yes') assert.fail(`a ${cut}-byte prefix cannot be a whole ClientHello`);
       }
     }
-    assert.deepEqual(detectTls(psk[0]![1]), { tls: 'yes', serverName: 'api.shop.example' });
-    assert.deepEqual(detectTls(tls13[0]![1]), { tls: 'yes', serverName: 'payments.internal' });
-    assert.deepEqual(detectTls(psk.find(([dir]) => dir === 1)![1]), { tls: 'yes', serverName: null });
+    const pskHello = detectTls(psk[0]![1]);
+    assert.deepEqual({ ...pskHello, clientRandom: undefined }, { tls: 'yes', serverName: 'api.shop.example', clientRandom: undefined });
+    // The random is bytes 11..43 of the first record (5 record + 4 handshake header + 2 version bytes).
+    assert.equal(pskHello.tls === 'yes' && pskHello.clientRandom, Buffer.from(psk[0]![1].subarray(11, 43)).toString('hex'));
+    assert.deepEqual({ ...detectTls(tls13[0]![1]), clientRandom: undefined }, { tls: 'yes', serverName: 'payments.internal', clientRandom: undefined });
+    assert.deepEqual(detectTls(psk.find(([dir]) => dir === 1)![1]), { tls: 'yes', serverName: null, clientRandom: null });
   });
 
   it('plain protocols are not taken for TLS', () => {

@@ -24,6 +24,8 @@ export interface CaptureSourceOptions {
    * 0 takes them in file order. Default 10 ms.
    */
   reorderWindowUs?: number;
+  /** pcapng Decryption Secrets Blocks, as they are read (before the packets that follow them). */
+  onDecryptionSecrets?(secretsType: number, data: Uint8Array): void;
 }
 
 const DEFAULT_CHUNK_SIZE = 1 << 20;
@@ -173,7 +175,13 @@ class CaptureFileReader {
   }
 
   private newParser(gzip: boolean): CaptureParser {
-    return new CaptureParser({ name: this.displayName(), sourceIndex: this.sourceIndex, counters: this.opts.counters, gzip });
+    return new CaptureParser({
+      name: this.displayName(),
+      sourceIndex: this.sourceIndex,
+      counters: this.opts.counters,
+      gzip,
+      onDecryptionSecrets: this.opts.onDecryptionSecrets,
+    });
   }
 
   private displayName(): string {

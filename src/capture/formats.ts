@@ -19,6 +19,8 @@ export const BLOCK_INTERFACE_DESCRIPTION = 0x00000001;
 export const BLOCK_OBSOLETE_PACKET = 0x00000002;
 export const BLOCK_SIMPLE_PACKET = 0x00000003;
 export const BLOCK_ENHANCED_PACKET = 0x00000006;
+/** Decryption Secrets Block: secrets type, length, secrets (draft-ietf-opsawg-pcapng §4.7). */
+export const BLOCK_DECRYPTION_SECRETS = 0x0000000a;
 export const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 export const BYTE_ORDER_MAGIC_SWAPPED = 0x4d3c2b1a;
 /** type + length + trailing length */

@@ -1,6 +1,7 @@
 import type { Counters } from '../util/counters.js';
 import { CaptureFormatError } from './errors.js';
 import {
+  BLOCK_DECRYPTION_SECRETS,
   BLOCK_ENHANCED_PACKET,
   BLOCK_INTERFACE_DESCRIPTION,
   BLOCK_OBSOLETE_PACKET,
@@ -38,6 +39,8 @@ export interface CaptureParserOptions {
   counters: Counters;
   /** The bytes were gunzipped on the way in: only changes the reported format. */
   gzip?: boolean;
+  /** A pcapng Decryption Secrets Block: its secrets type (0x544c534b: a TLS key log) and data (a copy). */
+  onDecryptionSecrets?(secretsType: number, data: Uint8Array): void;
 }
 
 /**
@@ -53,6 +56,7 @@ export class CaptureParser {
   private readonly sourceIndex: number;
   private readonly counters: Counters;
   private readonly gzip: boolean;
+  private readonly onDecryptionSecrets: CaptureParserOptions['onDecryptionSecrets'];
 
   private stage: Stage = 'magic';
   private littleEndian = true;
@@ -92,6 +96,7 @@ export class CaptureParser {
     this.sourceIndex = opts.sourceIndex;
     this.counters = opts.counters;
     this.gzip = opts.gzip ?? false;
+    this.onDecryptionSecrets = opts.onDecryptionSecrets;
   }
 
   /**
@@ -391,9 +396,21 @@ export class CaptureParser {
       else if (type === BLOCK_SIMPLE_PACKET) this.readSimplePacket(arrayBuffer, base, view, position, length, out);
       else if (type === BLOCK_INTERFACE_DESCRIPTION) this.readInterfaceDescription(view, position, length);
       else if (type === BLOCK_OBSOLETE_PACKET) this.readPacketBlock(arrayBuffer, base, view, position, length, false, out);
+      else if (type === BLOCK_DECRYPTION_SECRETS) this.readDecryptionSecrets(buf, view, position, length);
       position += length;
     }
     return position;
+  }
+
+  private readDecryptionSecrets(buf: Uint8Array, view: DataView, position: number, length: number): void {
+    this.counters.add('capture.decryption-secrets-blocks');
+    const secretsLength = length >= 20 ? view.getUint32(position + 12, this.littleEndian) : -1;
+    if (secretsLength < 0 || 16 + secretsLength > length - 4) {
+      this.counters.add('capture.malformed-decryption-secrets-blocks');
+      return;
+    }
+    const start = position + 16;
+    this.onDecryptionSecrets?.(view.getUint32(position + 8, this.littleEndian), buf.slice(start, start + secretsLength));
   }
 
   private readSectionHeader(view: DataView, position: number, length: number): void {

@@ -222,6 +222,7 @@ export class Correlator {
       server: x.server,
       originalClient: x.originalClient ?? null,
       dialedServer: x.dialedServer ?? null,
+      tls: x.tls ?? null,
       connectionId: x.connectionId,
       index: x.index,
       streamId: x.streamId,

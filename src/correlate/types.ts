@@ -1,5 +1,5 @@
 import type { Endpoint } from '../tcp/types.js';
-import type { Exchange, ProtocolName, RequestInfo, ResponseInfo } from '../protocols/types.js';
+import type { Exchange, ProtocolName, RequestInfo, ResponseInfo, TlsInfo } from '../protocols/types.js';
 
 /** Which rule found a span's parent. */
 export type LinkRule = 'traceparent' | 'request-id' | 'timing';
@@ -45,6 +45,8 @@ export interface SpanRecord {
   originalClient: Endpoint | null;
   /** The address the client dialed, when the capture saw the connection before and after destination NAT; else null. */
   dialedServer: Endpoint | null;
+  /** The TLS session the exchange was decrypted from (`--tls-keylog`), else null. */
+  tls: TlsInfo | null;
   connectionId: number;
   index: number;
   streamId: number | null;

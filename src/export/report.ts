@@ -163,7 +163,7 @@ export function renderReport(r: ReportInput, color = false): string {
       ...table(
         ['what', 'server', 'server name (TLS SNI)', 'connections'],
         shown.map((g) => [
-          g.kind === 'tls' ? 'TLS (encrypted)' : 'not recognised',
+          g.kind !== 'tls' ? 'not recognised' : g.reason ? `TLS, not decrypted: ${g.reason}` : 'TLS (encrypted)',
           `${g.server.ip.includes(':') ? `[${g.server.ip}]` : g.server.ip}:${g.server.port}`,
           g.serverName ?? '',
           String(g.connections),
@@ -175,6 +175,9 @@ export function renderReport(r: ReportInput, color = false): string {
     if (rest.length > 0) {
       const connections = rest.reduce((n, g) => n + g.connections, 0);
       out.push(`  ... and ${connections} more connection${connections === 1 ? '' : 's'} to ${rest.length} other server${rest.length === 1 ? '' : 's'}`);
+    }
+    if (unanalysed.some((g) => g.kind === 'tls' && !g.reason)) {
+      out.push('  TLS is analysed given its session secrets: --tls-keylog FILE (SSLKEYLOGFILE), or a pcapng that carries them (editcap --inject-secrets tls,FILE)');
     }
   }
   if (r.warnings.length > 0) {

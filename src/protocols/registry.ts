@@ -2,8 +2,11 @@ import type { Counters } from '../util/counters.js';
 import type { Direction, EndReason, Endpoint, Flow, StreamFactory, StreamHandler } from '../tcp/types.js';
 import { readProxyHeader } from './proxy-protocol.js';
 import { ReversedFlow } from './reversed-flow.js';
-import { detectTls } from './tls.js';
-import type { AnalyzerContext, Exchange, ProtocolAnalyzer, ProtocolHandler, ProtocolName } from './types.js';
+import { detectTls } from './tls/detect.js';
+import type { TlsKeyLog } from './tls/keylog.js';
+import { PlaintextFlow } from './tls/plaintext-flow.js';
+import { TlsSession } from './tls/session.js';
+import type { AnalyzerContext, Exchange, ProtocolAnalyzer, ProtocolHandler, ProtocolName, TlsInfo } from './types.js';
 
 export interface DispatcherOptions {
   analyzers: readonly ProtocolAnalyzer[];
@@ -15,6 +18,8 @@ export interface DispatcherOptions {
   maxDetectBytes?: number;
   /** A connection no analyzer takes: TLS (encrypted), or a protocol wirespan does not know. */
   onUnanalysed?(connection: UnanalysedConnection): void;
+  /** Secrets of TLS sessions (`--tls-keylog`, pcapng Decryption Secrets Blocks): those sessions are decrypted and analysed. */
+  tlsKeys?: TlsKeyLog;
 }
 
 /** A connection left unanalysed, and what is known of it. */
@@ -24,6 +29,8 @@ export interface UnanalysedConnection {
   server: Endpoint;
   /** TLS: the host name the client asked for (SNI), when it said. */
   serverName: string | null;
+  /** TLS with its keys logged that could not be decrypted after all: why. */
+  reason?: string;
 }
 
 /**
@@ -103,6 +110,8 @@ export class ProtocolDispatcher implements StreamFactory {
       emit: (x) => {
         if (connection.originalClient) x.originalClient = connection.originalClient;
         if (flow.dialedServer) x.dialedServer = flow.dialedServer;
+        const tls = connection.tls?.info;
+        if (tls) x.tls = tls;
         emit(x);
       },
       counters: this.opts.counters,
@@ -127,6 +136,18 @@ export class ProtocolDispatcher implements StreamFactory {
     return this.opts.maxDetectBytes ?? 8192;
   }
 
+  /** @internal */
+  get tlsKeys(): TlsKeyLog | undefined {
+    return this.opts.tlsKeys;
+  }
+
+  /** @internal The handler of a decrypted TLS connection's plaintext: detection again, without PROXY headers or TLS. */
+  openPlaintext(flow: Flow, outer: DetectingHandler, tls: TlsSessionRef): DetectingHandler {
+    const inner = new DetectingHandler(new PlaintextFlow(flow), this.candidatesFor(flow), this, tls);
+    inner.originalClient = outer.originalClient;
+    return inner;
+  }
+
   private candidatesFor(flow: Flow): ProtocolAnalyzer[] {
     const onPort = (a: ProtocolAnalyzer): boolean =>
       a.defaultPorts.includes(flow.server.port) || a.defaultPorts.includes(flow.client.port);
@@ -139,8 +160,13 @@ type HeldEvent =
   | { kind: 'gap'; dir: Direction; lost: number; ts: number; offset: number }
   | { kind: 'end'; dir: Direction; reason: EndReason; ts: number };
 
+/** What the handler of a TLS connection's plaintext knows of its session (filled in at its ServerHello). */
+interface TlsSessionRef {
+  info: TlsInfo | null;
+}
+
 /** Holds a connection's first events until an analyzer recognises them, then forwards to its handler. */
-class DetectingHandler implements StreamHandler {
+class DetectingHandler implements ProtocolHandler {
   private readonly held: HeldEvent[] = [];
   /** Bytes of each direction since its last gap: what detection looks at. */
   private readonly sample: [Uint8Array[], Uint8Array[]] = [[], []];
@@ -167,7 +193,11 @@ class DetectingHandler implements StreamHandler {
     private readonly flow: Flow,
     private readonly candidates: ProtocolAnalyzer[],
     private readonly dispatcher: ProtocolDispatcher,
-  ) {}
+    /** Set for the plaintext of a decrypted TLS connection: its session, whose exchanges carry it. */
+    readonly tls: TlsSessionRef | null = null,
+  ) {
+    if (tls) this.proxyCheck = null;
+  }
 
   data(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void {
     if (!this.touched) this.touch();
@@ -250,6 +280,10 @@ class DetectingHandler implements StreamHandler {
    */
   inFlightSinceUs(): number | null {
     this.touched = false;
+    return this.oldestInFlightUs();
+  }
+
+  oldestInFlightUs(): number | null {
     return this.target ? this.target.oldestInFlightUs() : null;
   }
 
@@ -269,10 +303,27 @@ class DetectingHandler implements StreamHandler {
       if (verdict === 'no') this.rejected[dir].add(analyzer);
       else undecided = true;
     }
-    const tls = detectTls(bytes);
+    const tls = this.tls ? ({ tls: 'no' } as const) : detectTls(bytes);
     if (tls.tls === 'yes') {
       // A ClientHello goes to the server; a ServerHello comes from it.
       const towardsServer = bytes[5] === 0x01 ? dir === 0 : dir === 1;
+      const secrets = tls.clientRandom !== null ? this.dispatcher.tlsKeys?.get(tls.clientRandom) : undefined;
+      if (secrets && tls.clientRandom !== null) {
+        const random = Buffer.from(tls.clientRandom, 'hex');
+        return this.startHandler(!towardsServer, 'tls', (flow) => {
+          const session: TlsSession = new TlsSession({
+            secrets,
+            clientRandom: random,
+            serverName: tls.serverName,
+            counters: this.dispatcher.counters,
+            plaintext: this.dispatcher.openPlaintext(flow, this, { get info() { return session.info; } }),
+            onUndecryptable: (reason) =>
+              this.dispatcher.unanalysed({ kind: 'tls', server: { ...flow.server }, serverName: tls.serverName, reason }),
+          });
+          return session;
+        });
+      }
+      if (tls.clientRandom !== null && (this.dispatcher.tlsKeys?.size ?? 0) > 0) this.dispatcher.counters.add('tls.sessions-without-keys');
       return this.giveUp({ kind: 'tls', server: towardsServer ? this.flow.server : this.flow.client, serverName: tls.serverName });
     }
     if (tls.tls === 'more') undecided = true;
@@ -286,6 +337,10 @@ class DetectingHandler implements StreamHandler {
   }
 
   private start(analyzer: ProtocolAnalyzer, reversed: boolean): void {
+    this.startHandler(reversed, analyzer.name, (flow) => analyzer.open(this.dispatcher.contextFor(flow, this)));
+  }
+
+  private startHandler(reversed: boolean, name: string, open: (flow: Flow) => ProtocolHandler): void {
     let flow = this.flow;
     if (reversed) {
       if (this.flow.canSwapRoles) this.flow.swapRoles();
@@ -295,9 +350,9 @@ class DetectingHandler implements StreamHandler {
       }
     }
     const counters = this.dispatcher.counters;
-    counters.add(`protocols.connections.${analyzer.name}`);
+    counters.add(`protocols.connections.${name}`);
     if (reversed) counters.add('protocols.roles-swapped');
-    const target = analyzer.open(this.dispatcher.contextFor(flow, this));
+    const target = open(flow);
     this.target = target;
     const flip = (d: Direction): Direction => (reversed ? other(d) : d);
     for (const e of this.held.splice(0)) {

@@ -100,6 +100,15 @@ export interface MysqlResponseInfo {
 export type RequestInfo = HttpRequestInfo | Http2RequestInfo | GrpcRequestInfo | MysqlRequestInfo;
 export type ResponseInfo = HttpResponseInfo | Http2ResponseInfo | GrpcResponseInfo | MysqlResponseInfo;
 
+/** The TLS session an exchange was decrypted from. */
+export interface TlsInfo {
+  version: 'TLS 1.2' | 'TLS 1.3';
+  /** IANA name of the cipher suite. */
+  cipherSuite: string;
+  /** The host name the client asked for (SNI), null when it did not say. */
+  serverName: string | null;
+}
+
 /**
  * One request/response exchange as seen on the wire, before correlation.
  * Times are µs since the Unix epoch (packet time).
@@ -117,6 +126,8 @@ export interface Exchange {
   originalClient?: Endpoint | null;
   /** The server address the client dialed before destination NAT (Flow.dialedServer). Absent or null without. */
   dialedServer?: Endpoint | null;
+  /** The TLS session the exchange was decrypted from (`--tls-keylog`); absent or null in the clear. */
+  tls?: TlsInfo | null;
   /** Position of the request on its connection, from 0 (HTTP/2: order of stream opening). */
   index: number;
   /** Absolute TCP sequence number of the first request byte, null if unknown (after a gap). */

@@ -7,6 +7,8 @@ export interface UnanalysedGroup {
   kind: 'tls' | 'unknown';
   server: Endpoint;
   serverName: string | null;
+  /** TLS whose keys were logged but could not be used: why. */
+  reason?: string;
   connections: number;
 }
 
@@ -20,7 +22,7 @@ export class UnanalysedSummary {
   constructor(private readonly counters: Counters) {}
 
   add(c: UnanalysedConnection): void {
-    const key = `${c.kind} ${c.server.ip} ${c.server.port} ${c.serverName ?? ''}`;
+    const key = `${c.kind} ${c.server.ip} ${c.server.port} ${c.serverName ?? ''} ${c.reason ?? ''}`;
     const group = this.groups.get(key);
     if (group) group.connections++;
     else if (this.groups.size < MAX_GROUPS) this.groups.set(key, { ...c, server: { ...c.server }, connections: 1 });

@@ -81,6 +81,7 @@ export function makeRecord(over: Partial<SpanRecord> & { n?: number } = {}): Spa
     server: { ip: '10.0.0.2', port: 8080 },
     originalClient: null,
     dialedServer: null,
+    tls: null,
     connectionId: n,
     index: 0,
     streamId: null,

@@ -10,6 +10,7 @@ import { TracesJsonWriter } from '../../export/traces.js';
 import { analyze, type AnalysisResult } from '../../pipeline.js';
 import { createAnalyzers, parsePortHints } from '../../protocols/index.js';
 import type { ProtoMessageDecoder } from '../../protocols/grpc/proto-decoder.js';
+import { readKeyLogFiles, TlsKeyLog } from '../../protocols/tls/keylog.js';
 import { Counters } from '../../util/counters.js';
 import type { BatchingSpanExporter } from '../../export/transport.js';
 import type { SpanRecord } from '../../correlate/types.js';
@@ -26,6 +27,7 @@ export interface AnalysisFlags {
   requestIdHeader?: string[];
   port?: string[];
   proto?: string[];
+  tlsKeylog?: string[];
   linger: string;
   clockTolerance: string;
   reorderWindow: string;
@@ -52,6 +54,7 @@ export function addAnalysisOptions(cmd: Command): Command {
     .option('--request-id-header <name>', 'request-id header to read (repeatable; default X-Request-ID, X-Correlation-ID, Request-Id)', collect)
     .option('--port <proto=ports>', 'treat these server ports as a protocol, e.g. http=8080,9000 (repeatable)', collect)
     .option('--proto <file...>', '.proto files: decode the first gRPC request/response message of known methods')
+    .option('--tls-keylog <file>', 'TLS session secrets (NSS key log: SSLKEYLOGFILE): decrypt and analyse those sessions (repeatable)', collect)
     .option('--linger <seconds>', 'packet time an exchange waits for the request that caused it', '30')
     .option('--reorder-window <ms>', 'packet time within which packets that came out of timestamp order (-i any, multi-queue captures) are put back in order; 0 = as they came', '10')
     .option('--idle-timeout <seconds>', 'packet time without packets after which a connection is taken as gone (pooled and gRPC connections sit quiet for minutes)', '600')
@@ -94,7 +97,13 @@ export function registerRead(program: Command): void {
     };
     process.on('SIGINT', onSigint);
     const result = await analyze(
-      openCaptureSource(paths, { counters, reorderWindowUs }),
+      openCaptureSource(paths, {
+        counters,
+        reorderWindowUs,
+        onDecryptionSecrets: (type, data) => {
+          if (!session.tlsKeys.addSecretsBlock(type, data)) counters.add('capture.decryption-secrets-not-tls');
+        },
+      }),
       session.pipelineOptions(),
       (n, b) => {
         progress.update(n, b);
@@ -135,6 +144,8 @@ export class AnalysisSession {
     private readonly names: Record<string, string>,
     private readonly protoDecoder: ProtoMessageDecoder | undefined,
     live: boolean,
+    /** `--tls-keylog` files, and the key logs pcapng files carry as they are read. */
+    readonly tlsKeys: TlsKeyLog,
   ) {
     this.slowest = new SlowestTraces(positiveInt(flags.slowest, '--slowest', true));
     if (flags.exchanges) {
@@ -196,7 +207,15 @@ export class AnalysisSession {
         throw new CliError(`cannot load --proto files: ${(err as Error).message}`);
       }
     }
-    const session = new AnalysisSession(flags, counters, names, decoder, live);
+    let tlsKeys = new TlsKeyLog();
+    if (flags.tlsKeylog && flags.tlsKeylog.length > 0) {
+      try {
+        tlsKeys = readKeyLogFiles(flags.tlsKeylog);
+      } catch (err) {
+        throw new CliError(`--tls-keylog: ${(err as Error).message}`);
+      }
+    }
+    const session = new AnalysisSession(flags, counters, names, decoder, live, tlsKeys);
     await session.openExporters();
     return session;
   }
@@ -219,6 +238,7 @@ export class AnalysisSession {
       analyzers: createAnalyzers({ protoDecoder: this.protoDecoder }),
       counters: this.counters,
       portHints,
+      tlsKeys: this.tlsKeys,
       requestIdHeaders: f.requestIdHeader,
       names: this.names,
       lingerUs: linger * 1e6,

@@ -190,6 +190,13 @@ function addNetworkAttributes(record: SpanRecord, out: OtlpKeyValue[]): void {
   out.push(stringAttr('client.address', forwarded ?? client.ip));
   if (forwarded === null) out.push(intAttr('client.port', client.port));
   out.push(stringAttr('network.transport', 'tcp'));
+  // OpenTelemetry's TLS attributes, for exchanges read from a decrypted session.
+  if (record.tls) {
+    out.push(stringAttr('tls.protocol.name', 'tls'));
+    out.push(stringAttr('tls.protocol.version', record.tls.version.slice('TLS '.length)));
+    out.push(stringAttr('tls.cipher', record.tls.cipherSuite));
+    if (record.tls.serverName !== null) out.push(stringAttr('tls.client.server_name', record.tls.serverName));
+  }
 }
 
 function forwardedFor(record: SpanRecord): string | null {

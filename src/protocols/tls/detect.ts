@@ -11,13 +11,17 @@ const RECORD_HEADER = 5;
 /** A record's largest length (2^14 plaintext + the 2048 bytes of expansion RFC 5246 allows). */
 const MAX_RECORD = 16384 + 2048;
 const SERVER_NAME = 0x0000;
+const RANDOM_LENGTH = 32;
 const HOST_NAME = 0x00;
 
 export type TlsVerdict =
   | { tls: 'no' }
   | { tls: 'more' }
-  /** `serverName`: the ClientHello's SNI host name, null when absent (or this is the server side). */
-  | { tls: 'yes'; serverName: string | null };
+  /**
+   * `serverName`: the ClientHello's SNI host name, null when absent (or this is the server side);
+   * `clientRandom`: the ClientHello's random in lower-case hex (what key logs are keyed by), else null.
+   */
+  | { tls: 'yes'; serverName: string | null; clientRandom: string | null };
 
 /**
  * Whether `bytes` (the first bytes of one direction) begin a TLS handshake: a handshake record
@@ -32,10 +36,11 @@ export function detectTls(bytes: Uint8Array): TlsVerdict {
   const recordLength = (bytes[3]! << 8) | bytes[4]!;
   const type = bytes[RECORD_HEADER]!;
   if (recordLength < 4 || recordLength > MAX_RECORD || (type !== CLIENT_HELLO && type !== SERVER_HELLO)) return { tls: 'no' };
-  if (type === SERVER_HELLO) return { tls: 'yes', serverName: null };
+  if (type === SERVER_HELLO) return { tls: 'yes', serverName: null, clientRandom: null };
   const hello = handshakeBody(bytes);
   if (hello === null) return { tls: 'more' };
-  return { tls: 'yes', serverName: serverNameOf(hello) };
+  const clientRandom = hello.length >= 2 + RANDOM_LENGTH ? Buffer.from(hello.subarray(2, 2 + RANDOM_LENGTH)).toString('hex') : null;
+  return { tls: 'yes', serverName: serverNameOf(hello), clientRandom };
 }
 
 /** 0x16, then record version 3.0-3.4. */

@@ -1,0 +1,331 @@
+/**
+ * One TLS connection whose secrets are in the key log: reads its records both ways, follows the
+ * handshake in the clear (ClientHello, ServerHello, ChangeCipherSpec), opens the protected records
+ * with the keys the logged secrets give, and passes the application data, with its own offsets, to the
+ * handler of the plaintext (the dispatcher's detection: HTTP/1, HTTP/2, gRPC, MySQL).
+ *
+ * A gap in the TCP stream loses the record boundary and the record count the nonces depend on: the
+ * plaintext handler is told of a gap, then the next record that authenticates, at a plausible header
+ * and a sequence number the lost bytes allow, resumes decryption.
+ */
+import type { Direction, EndReason } from '../../tcp/types.js';
+import type { Counters } from '../../util/counters.js';
+import type { ProtocolHandler, TlsInfo } from '../types.js';
+import type { SessionSecrets } from './keylog.js';
+import { cipherSuite, nextTrafficSecret, tls12Keys, tls13Key, type CipherSuite, type RecordKey } from './keys.js';
+import { RecordCipher } from './record-cipher.js';
+
+export interface TlsSessionOptions {
+  secrets: SessionSecrets;
+  clientRandom: Buffer;
+  serverName: string | null;
+  counters: Counters;
+  /** Receives the decrypted application data. */
+  plaintext: ProtocolHandler;
+  /** The session cannot be decrypted after all (suite, missing secrets): its connection is reported as TLS not analysed. */
+  onUndecryptable(reason: string): void;
+}
+
+const enum ContentType {
+  ChangeCipherSpec = 20,
+  Alert = 21,
+  Handshake = 22,
+  ApplicationData = 23,
+}
+const HEADER = 5;
+/** Largest protected record: 2^14 plaintext + 256 (RFC 8446 §5.2; RFC 5246 allows 2048, seen nowhere). */
+const MAX_RECORD = 16384 + 2048;
+const SERVER_HELLO = 2;
+const FINISHED = 20;
+const KEY_UPDATE = 24;
+const SUPPORTED_VERSIONS = 0x002b;
+const TLS13 = 0x0304;
+/** ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3). */
+const HELLO_RETRY_RANDOM = 'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c';
+/** After a gap: the most sequence numbers tried at one candidate record, and bytes scanned for one. */
+const MAX_SKIPPED_RECORDS = 4096;
+const MAX_RESYNC_SCAN = 256 * 1024;
+
+class Side {
+  pending: Buffer = Buffer.alloc(0);
+  /** Handshake bytes in the clear not yet parsed into messages. */
+  handshake: Buffer = Buffer.alloc(0);
+  plainOffset = 0;
+  cipher: RecordCipher | null = null;
+  seq = 0;
+  /** TLS 1.2: the key ChangeCipherSpec turns on. */
+  waitingKey: RecordKey | null = null;
+  /** TLS 1.3: the current traffic secret (after the handshake), for KeyUpdate and trial of the next. */
+  trafficSecret: Buffer | null = null;
+  /** TLS 1.3: the application traffic secret that follows the handshake keys. */
+  firstTrafficSecret: Buffer | null = null;
+  inHandshakeEpoch = false;
+  /** Bytes lost by gaps since the record boundary was lost (-1 unknown); null while in step. */
+  lostSince: number | null = null;
+  scanned = 0;
+  dead = false;
+}
+
+export class TlsSession implements ProtocolHandler {
+  private readonly sides: [Side, Side] = [new Side(), new Side()];
+  private suite: CipherSuite | null = null;
+  private tls13 = false;
+  private decided = false;
+  info: TlsInfo | null = null;
+
+  constructor(private readonly opts: TlsSessionOptions) {}
+
+  data(dir: Direction, bytes: Uint8Array, ts: number): void {
+    const side = this.sides[dir];
+    if (side.dead) return;
+    side.pending = side.pending.length === 0 ? Buffer.from(bytes) : Buffer.concat([side.pending, bytes]);
+    this.drain(dir, ts);
+  }
+
+  gap(dir: Direction, lostBytes: number, ts: number): void {
+    const side = this.sides[dir];
+    if (side.dead) return;
+    const lost = lostBytes < 0 ? -1 : lostBytes + side.pending.length;
+    side.lostSince = side.lostSince === null ? lost : side.lostSince < 0 || lost < 0 ? -1 : side.lostSince + lost;
+    side.pending = Buffer.alloc(0);
+    side.scanned = 0;
+    this.opts.counters.add('tls.gaps');
+    this.opts.plaintext.gap(dir, -1, ts, side.plainOffset);
+  }
+
+  end(dir: Direction, reason: EndReason, ts: number): void {
+    this.opts.plaintext.end(dir, reason, ts);
+  }
+
+  close(ts: number): void {
+    this.opts.plaintext.close(ts);
+  }
+
+  oldestInFlightUs(): number | null {
+    return this.opts.plaintext.oldestInFlightUs();
+  }
+
+  private drain(dir: Direction, ts: number): void {
+    const side = this.sides[dir];
+    while (!side.dead) {
+      if (side.lostSince !== null && !this.resync(dir)) return;
+      const p = side.pending;
+      if (p.length < HEADER) return;
+      const length = p.readUInt16BE(3);
+      if (p[1] !== 0x03 || length > MAX_RECORD || p[0]! < ContentType.ChangeCipherSpec || p[0]! > ContentType.ApplicationData) {
+        this.opts.counters.add('tls.malformed-records');
+        side.lostSince = -1;
+        this.opts.plaintext.gap(dir, -1, ts, side.plainOffset);
+        continue;
+      }
+      if (p.length < HEADER + length) return;
+      side.pending = p.subarray(HEADER + length);
+      this.record(dir, p[0]!, p.subarray(0, HEADER), p.subarray(HEADER, HEADER + length), ts);
+    }
+  }
+
+  private record(dir: Direction, type: number, header: Uint8Array, body: Uint8Array, ts: number): void {
+    const side = this.sides[dir];
+    if (side.cipher === null) {
+      if (type === ContentType.Handshake) return this.clearHandshake(dir, body);
+      if (type === ContentType.ChangeCipherSpec && side.waitingKey !== null) {
+        side.cipher = new RecordCipher(this.suite!, side.waitingKey, false);
+        side.seq = 0;
+        side.waitingKey = null;
+        return;
+      }
+      if (type === ContentType.ApplicationData) {
+        // 0-RTT early data, or a session joined after its handshake: nothing to open it with.
+        this.opts.counters.add('tls.records-without-keys');
+        this.opts.plaintext.gap(dir, -1, ts, side.plainOffset);
+      }
+      return;
+    }
+    if (this.tls13 && type === ContentType.ChangeCipherSpec) return; // middlebox compatibility (RFC 8446 §D.4)
+    const plain = this.open(dir, type, header, body);
+    if (plain === null) {
+      this.opts.counters.add('tls.decrypt-failures');
+      return this.abandon(dir, ts);
+    }
+    this.opts.counters.add('tls.records-decrypted');
+    let content = plain;
+    let innerType = type;
+    if (this.tls13) {
+      let end = plain.length;
+      while (end > 0 && plain[end - 1] === 0) end--;
+      if (end === 0) return;
+      innerType = plain[end - 1]!;
+      content = plain.subarray(0, end - 1);
+    }
+    if (innerType === ContentType.ApplicationData) {
+      if (content.length === 0) return;
+      this.opts.plaintext.data(dir, content, ts, side.plainOffset);
+      side.plainOffset += content.length;
+    } else if (innerType === ContentType.Handshake && this.tls13) {
+      this.protectedHandshake(dir, content);
+    }
+  }
+
+  /** Opens a protected record at the expected sequence number, else under the next key (TLS 1.3 epochs). */
+  private open(dir: Direction, type: number, header: Uint8Array, body: Uint8Array): Buffer | null {
+    const side = this.sides[dir];
+    const plain = side.cipher!.open(type, header, body, side.seq);
+    if (plain !== null) {
+      side.seq++;
+      return plain;
+    }
+    if (!this.tls13) return null;
+    // The Finished or KeyUpdate that announced the switch may have been in a gap: try the next key.
+    const next = side.inHandshakeEpoch ? side.firstTrafficSecret : side.trafficSecret && nextTrafficSecret(this.suite!, side.trafficSecret);
+    if (!next) return null;
+    const cipher = new RecordCipher(this.suite!, tls13Key(this.suite!, next), true);
+    const opened = cipher.open(type, header, body, 0);
+    if (opened === null) return null;
+    side.cipher = cipher;
+    side.trafficSecret = next;
+    side.inHandshakeEpoch = false;
+    side.seq = 1;
+    return opened;
+  }
+
+  private protectedHandshake(dir: Direction, content: Buffer): void {
+    const side = this.sides[dir];
+    for (let at = 0; at + 4 <= content.length; ) {
+      const type = content[at]!;
+      at += 4 + content.readUIntBE(at + 1, 3);
+      if (type === FINISHED && side.inHandshakeEpoch) this.switchTo(dir, side.firstTrafficSecret!);
+      else if (type === KEY_UPDATE && !side.inHandshakeEpoch && side.trafficSecret) {
+        this.opts.counters.add('tls.key-updates');
+        this.switchTo(dir, nextTrafficSecret(this.suite!, side.trafficSecret));
+      }
+    }
+  }
+
+  private switchTo(dir: Direction, secret: Buffer): void {
+    const side = this.sides[dir];
+    side.cipher = new RecordCipher(this.suite!, tls13Key(this.suite!, secret), true);
+    side.trafficSecret = secret;
+    side.inHandshakeEpoch = false;
+    side.seq = 0;
+  }
+
+  private clearHandshake(dir: Direction, body: Uint8Array): void {
+    const side = this.sides[dir];
+    side.handshake = side.handshake.length === 0 ? Buffer.from(body) : Buffer.concat([side.handshake, body]);
+    while (side.handshake.length >= 4) {
+      const length = side.handshake.readUIntBE(1, 3);
+      if (side.handshake.length < 4 + length) return;
+      const message = side.handshake.subarray(0, 4 + length);
+      side.handshake = side.handshake.subarray(4 + length);
+      if (dir === 1 && message[0] === SERVER_HELLO) this.serverHello(message.subarray(4));
+    }
+  }
+
+  private serverHello(hello: Buffer): void {
+    if (this.decided || hello.length < 38) return;
+    const random = hello.subarray(2, 34);
+    if (random.toString('hex') === HELLO_RETRY_RANDOM) return;
+    let at = 34;
+    at += 1 + hello[at]!; // session id
+    if (at + 3 > hello.length) return;
+    const suiteId = hello.readUInt16BE(at);
+    at += 3; // suite, compression
+    let version = hello.readUInt16BE(0);
+    if (at + 2 <= hello.length) {
+      const end = Math.min(hello.length, at + 2 + hello.readUInt16BE(at));
+      for (at += 2; at + 4 <= end; ) {
+        const type = hello.readUInt16BE(at);
+        const length = hello.readUInt16BE(at + 2);
+        if (type === SUPPORTED_VERSIONS && length === 2) version = hello.readUInt16BE(at + 4);
+        at += 4 + length;
+      }
+    }
+    this.decided = true;
+    this.tls13 = version === TLS13;
+    const suite = cipherSuite(suiteId);
+    const hex = `0x${suiteId.toString(16).padStart(4, '0')}`;
+    this.info = { version: this.tls13 ? 'TLS 1.3' : 'TLS 1.2', cipherSuite: suite?.name ?? hex, serverName: this.opts.serverName };
+    if (!suite) return this.giveUp(`cipher suite ${hex} is not one wirespan decrypts (AEAD suites only)`, 'tls.unsupported-cipher-suites');
+    if (version !== TLS13 && version !== 0x0303) return this.giveUp(`version 0x${version.toString(16)} is not decrypted`, 'tls.unsupported-versions');
+    this.suite = suite;
+    const s = this.opts.secrets;
+    if (this.tls13) {
+      if (!s.clientHandshake || !s.serverHandshake || !s.clientTraffic0 || !s.serverTraffic0) {
+        return this.giveUp('the key log lacks this TLS 1.3 session’s traffic secrets', 'tls.sessions-without-keys');
+      }
+      const pairs: [Buffer, Buffer][] = [
+        [s.clientHandshake, s.clientTraffic0],
+        [s.serverHandshake, s.serverTraffic0],
+      ];
+      pairs.forEach(([handshake, traffic], i) => {
+        const side = this.sides[i as Direction];
+        side.cipher = new RecordCipher(suite, tls13Key(suite, handshake), true);
+        side.seq = 0;
+        side.inHandshakeEpoch = true;
+        side.firstTrafficSecret = traffic;
+      });
+    } else {
+      if (!s.masterSecret) return this.giveUp('the key log lacks this session’s master secret (CLIENT_RANDOM)', 'tls.sessions-without-keys');
+      const [client, server] = tls12Keys(suite, s.masterSecret, this.opts.clientRandom, Buffer.from(random));
+      this.sides[0].waitingKey = client;
+      this.sides[1].waitingKey = server;
+    }
+    this.opts.counters.add(`tls.decrypted-sessions.${this.tls13 ? 'tls13' : 'tls12'}`);
+  }
+
+  private giveUp(reason: string, counter: string): void {
+    this.opts.counters.add(counter);
+    for (const side of this.sides) side.dead = true;
+    this.opts.onUndecryptable(reason);
+  }
+
+  /** A record did not authenticate: this direction stops here, what follows is a gap for the plaintext handler. */
+  private abandon(dir: Direction, ts: number): void {
+    const side = this.sides[dir];
+    side.dead = true;
+    side.pending = Buffer.alloc(0);
+    this.opts.counters.add('tls.directions-abandoned');
+    this.opts.plaintext.gap(dir, -1, ts, side.plainOffset);
+  }
+
+  /**
+   * After a gap: finds the next record that authenticates (a plausible application-data header, a
+   * sequence number within what the lost bytes allow) and drops what precedes it. False while more
+   * bytes are needed; gives the direction up past MAX_RESYNC_SCAN bytes.
+   */
+  private resync(dir: Direction): boolean {
+    const side = this.sides[dir];
+    if (side.cipher === null) {
+      side.dead = true;
+      return false;
+    }
+    const p = side.pending;
+    const most = side.lostSince !== null && side.lostSince >= 0 ? Math.min(MAX_SKIPPED_RECORDS, Math.ceil(side.lostSince / 22) + 1) : MAX_SKIPPED_RECORDS;
+    for (let at = 0; at + HEADER <= p.length; at++) {
+      if (p[at] !== ContentType.ApplicationData || p[at + 1] !== 0x03 || p[at + 2] !== 0x03) continue;
+      const length = p.readUInt16BE(at + 3);
+      if (length < 17 || length > MAX_RECORD) continue;
+      if (at + HEADER + length > p.length) {
+        side.pending = p.subarray(at);
+        return false;
+      }
+      const header = p.subarray(at, at + HEADER);
+      const body = p.subarray(at + HEADER, at + HEADER + length);
+      for (let skip = 0; skip <= most; skip++) {
+        if (side.cipher.open(ContentType.ApplicationData, header, body, side.seq + skip) === null) continue;
+        side.seq += skip;
+        side.pending = p.subarray(at);
+        side.lostSince = null;
+        this.opts.counters.add('tls.resyncs');
+        return true;
+      }
+    }
+    side.scanned += p.length;
+    side.pending = p.subarray(Math.max(0, p.length - HEADER + 1));
+    if (side.scanned > MAX_RESYNC_SCAN) {
+      side.dead = true;
+      this.opts.counters.add('tls.directions-abandoned');
+    }
+    return false;
+  }
+}

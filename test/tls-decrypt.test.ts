@@ -1,0 +1,213 @@
+// TLS sessions decrypted with their logged secrets. tls-keylog.pcap is curl calling nginx over TLS 1.3
+// (each AEAD suite) and TLS 1.2 (AES-GCM, ChaCha20-Poly1305), HTTP/1.1 and HTTP/2, and openssl
+// s_client resuming TLS 1.2 and 1.3 sessions and sending a KeyUpdate, with the key log they wrote
+// (fixtures/tls/run.sh); tls-keylog.curl.tsv is what the clients said they did.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { SpanRecord } from '../src/correlate/types.js';
+import { exchangeToSpans } from '../src/export/otlp/transform.js';
+import { cipherSuite, tls13Key } from '../src/protocols/tls/keys.js';
+import { TLS_KEY_LOG_SECRETS, TlsKeyLog, readKeyLogFiles } from '../src/protocols/tls/keylog.js';
+import type { Http2RequestInfo, Http2ResponseInfo, HttpRequestInfo, HttpResponseInfo } from '../src/protocols/types.js';
+import { Counters } from '../src/util/counters.js';
+import { analyzeFiles } from './lib/analyze-file.js';
+import { writePcap, writePcapng } from './lib/capture-writer.js';
+import { readPcapSimple } from './lib/read-pcap-simple.js';
+import { missingTools, tsharkFields } from './lib/tshark.js';
+
+const PCAP = 'fixtures/tls-keylog.pcap';
+const KEYS = 'fixtures/tls-keylog.keys';
+const tmp = mkdtempSync(join(tmpdir(), 'wirespan-tls-'));
+
+interface CurlCall {
+  name: string;
+  method: string;
+  path: string;
+  httpVersion: string;
+  status: number;
+}
+const curl: CurlCall[] = readFileSync('fixtures/tls-keylog.curl.tsv', 'utf8')
+  .trim()
+  .split('\n')
+  .map((line) => {
+    const [name, method, url, httpVersion, status] = line.split('\t');
+    return { name: name!, method: method!, path: new URL(url!).pathname + new URL(url!).search, httpVersion: httpVersion!, status: Number(status) };
+  });
+
+const keyLog = (text = readFileSync(KEYS, 'latin1')): TlsKeyLog => {
+  const log = new TlsKeyLog();
+  log.add(text);
+  return log;
+};
+
+async function decrypt(path: string, tlsKeys?: TlsKeyLog): Promise<{ spans: SpanRecord[]; counters: Counters }> {
+  const counters = new Counters();
+  const keys = tlsKeys ?? new TlsKeyLog();
+  const { spans } = await analyzeFiles([path], { counters, tlsKeys: keys }, { onDecryptionSecrets: (type, data) => keys.addSecretsBlock(type, data) });
+  spans.sort((a, b) => a.startUs - b.startUs);
+  return { spans, counters };
+}
+
+const call = (s: SpanRecord): string => {
+  const r = s.request as HttpRequestInfo | Http2RequestInfo;
+  const status = (s.response as HttpResponseInfo | Http2ResponseInfo | null)?.status;
+  return `${s.protocol} ${r.method} ${r.path} ${status}`;
+};
+const expected = (c: CurlCall): string => `${c.httpVersion === '2' ? 'http2' : 'http'} ${c.method} ${c.path} ${c.status}`;
+
+/** TCP payload of an Ethernet/IPv4 frame (the fixture's loopback frames), with its ports. */
+function tcpPayload(frame: Uint8Array): { srcPort: number; dstPort: number; payload: Uint8Array } | null {
+  if (frame[12] !== 0x08 || frame[13] !== 0x00) return null;
+  const ip = 14;
+  const ipHeader = (frame[ip]! & 0x0f) * 4;
+  if (frame[ip + 9] !== 6) return null;
+  const tcp = ip + ipHeader;
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const end = ip + view.getUint16(ip + 2);
+  return { srcPort: view.getUint16(tcp), dstPort: view.getUint16(tcp + 2), payload: frame.subarray(tcp + (frame[tcp + 12]! >> 4) * 4, end) };
+}
+
+describe('TLS decryption with logged secrets', () => {
+  it('key log: the labels decryption uses, comments and other labels skipped, anything else counted', () => {
+    const random = 'ab'.repeat(32);
+    const log = new TlsKeyLog();
+    log.add(
+      [
+        '# SSL/TLS secrets log file',
+        `CLIENT_RANDOM ${random.toUpperCase()} ${'11'.repeat(48)}`,
+        `CLIENT_TRAFFIC_SECRET_0 ${random} ${'22'.repeat(32)}`,
+        `EXPORTER_SECRET ${random} ${'33'.repeat(32)}`,
+        'CLIENT_RANDOM not-hex 00',
+        '',
+      ].join('\r\n'),
+    );
+    assert.equal(log.size, 1);
+    assert.equal(log.malformedLines, 1);
+    assert.equal(log.get(random)?.masterSecret?.toString('hex'), '11'.repeat(48));
+    assert.equal(log.get(random)?.clientTraffic0?.toString('hex'), '22'.repeat(32));
+    assert.equal(log.addSecretsBlock(0x57474b4c, Buffer.from('x')), false, 'a WireGuard key log is not TLS');
+  });
+
+  it('a key log file still being written is read again when a session is not found in it', () => {
+    const path = join(tmp, 'growing.keys');
+    const line = (random: string): string => `CLIENT_RANDOM ${random} ${'44'.repeat(48)}\n`;
+    writeFileSync(path, '');
+    const log = new TlsKeyLog({ reloadIntervalMs: 0 });
+    log.addFile(path);
+    assert.equal(log.get('01'.repeat(32)), undefined);
+    writeFileSync(path, line('01'.repeat(32)) + line('02'.repeat(32)));
+    assert.ok(log.get('02'.repeat(32))?.masterSecret);
+    assert.ok(log.get('01'.repeat(32))?.masterSecret);
+    assert.throws(() => readKeyLogFiles(['README.md']), /README\.md holds no TLS session secrets/);
+    assert.throws(() => readKeyLogFiles([join(tmp, 'absent.keys')]), /cannot read .*absent\.keys: ENOENT/);
+  });
+
+  it('TLS 1.3 traffic keys: RFC 8448 §3 server handshake key and IV', () => {
+    const secret = Buffer.from('b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38', 'hex');
+    const { key, iv } = tls13Key(cipherSuite(0x1301)!, secret);
+    assert.equal(key.toString('hex'), '3fce516009c21727d0f2e4e86ee403bc');
+    assert.equal(iv.toString('hex'), '5d313eb2671276ee13000b30');
+  });
+
+  it('every request curl made is found, over each TLS version and AEAD suite, HTTP/1.1 and HTTP/2', async () => {
+    const { spans, counters } = await decrypt(PCAP, keyLog());
+    assert.deepEqual(spans.map(call), curl.map(expected));
+    // Each case is one connection; the suite is the one curl was told to use, where it was told.
+    const forced: Record<string, string> = {
+      'tls13-aes128': 'TLS_AES_128_GCM_SHA256',
+      'tls13-aes256': 'TLS_AES_256_GCM_SHA384',
+      'tls13-chacha': 'TLS_CHACHA20_POLY1305_SHA256',
+      'tls12-gcm128': 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
+      'tls12-gcm256': 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
+      'tls12-chacha': 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256',
+    };
+    spans.forEach((s, i) => {
+      const name = curl[i]!.name;
+      assert.equal(s.tls?.version, name.startsWith('tls12') ? 'TLS 1.2' : 'TLS 1.3', name);
+      if (forced[name]) assert.equal(s.tls?.cipherSuite, forced[name], name);
+    });
+    const cases = [...new Set(curl.map((c) => c.name))];
+    assert.ok(cases.includes('tls12-resumed') && cases.includes('tls13-resumed') && cases.includes('tls13-keyupdate'));
+    assert.ok(spans.every((s) => s.notes.length === 0 && s.requestSeq === null));
+    assert.equal(counters.get('tls.decrypted-sessions.tls13'), cases.filter((c) => !c.startsWith('tls12')).length);
+    assert.equal(counters.get('tls.decrypted-sessions.tls12'), cases.filter((c) => c.startsWith('tls12')).length);
+    assert.equal(counters.get('tls.decrypt-failures'), 0);
+    assert.equal(counters.get('tls.key-updates'), 1, 'the request after the KeyUpdate was read under the next key');
+    const attributes = new Map(exchangeToSpans(spans[0]!, { spanKinds: new Set(['client']) })[0]!.span.attributes.map((a) => [a.key, a.value]));
+    assert.deepEqual(
+      ['tls.protocol.name', 'tls.protocol.version', 'tls.cipher'].map((k) => attributes.get(k)),
+      [{ stringValue: 'tls' }, { stringValue: '1.3' }, { stringValue: 'TLS_AES_128_GCM_SHA256' }],
+    );
+    const post = spans.find((s) => (s.request as HttpRequestInfo).method === 'POST')!;
+    assert.equal(post.requestId, 'tls-post-1');
+    assert.equal((post.request as HttpRequestInfo).bodyBytes, '{"sku":"A-1"}'.length);
+  });
+
+  it('agrees with tshark decrypting the same capture with the same key log', { skip: missingTools('tshark') }, () => {
+    const rows = tsharkFields(PCAP, ['http.request.method', 'http.request.uri', 'http2.headers.method', 'http2.headers.path'], {
+      filter: 'http.request || http2.headers.method',
+      args: ['-o', `tls.keylog_file:${KEYS}`],
+    });
+    const theirs = rows.map(([m1, u1, m2, u2]) => (m1 ? `${m1} ${u1}` : `${m2} ${u2}`));
+    assert.equal(theirs.length, curl.length);
+    assert.deepEqual(theirs.sort(), curl.map((c) => `${c.method} ${c.path}`).sort());
+  });
+
+  it('secrets carried in the pcapng itself (Decryption Secrets Block) work as --tls-keylog does', async () => {
+    const packets = [...readPcapSimple(PCAP)];
+    const plain = writePcapng(packets, { interfaces: [{ linkType: 1 }] });
+    // SHB then IDB, then the DSB: what `editcap --inject-secrets` writes.
+    const shb = plain.readUInt32LE(4);
+    const headers = shb + plain.readUInt32LE(shb + 4);
+    const secrets = readFileSync(KEYS);
+    const padded = Math.ceil(secrets.length / 4) * 4;
+    const dsb = Buffer.alloc(20 + padded);
+    dsb.writeUInt32LE(0x0a, 0);
+    dsb.writeUInt32LE(dsb.length, 4);
+    dsb.writeUInt32LE(TLS_KEY_LOG_SECRETS, 8);
+    dsb.writeUInt32LE(secrets.length, 12);
+    secrets.copy(dsb, 16);
+    dsb.writeUInt32LE(dsb.length, dsb.length - 4);
+    const path = join(tmp, 'with-secrets.pcapng');
+    writeFileSync(path, Buffer.concat([plain.subarray(0, headers), dsb, plain.subarray(headers)]));
+    const { spans, counters } = await decrypt(path);
+    assert.deepEqual(spans.map(call), curl.map(expected));
+    assert.equal(counters.get('capture.decryption-secrets-blocks'), 1);
+  });
+
+  it('a session whose secrets are not in the key log stays TLS, not analysed; the others are decrypted', async () => {
+    const text = readFileSync(KEYS, 'latin1');
+    const firstRandom = /^[A-Z_0-9]+ ([0-9a-f]{64}) /m.exec(text)![1]!;
+    const without = text.split('\n').filter((line) => !line.includes(firstRandom)).join('\n');
+    const { spans, counters } = await decrypt(PCAP, keyLog(without));
+    const firstCase = curl[0]!.name;
+    assert.deepEqual(spans.map(call), curl.filter((c) => c.name !== firstCase).map(expected));
+    assert.equal(counters.get('tls.sessions-without-keys'), 1);
+    assert.equal(counters.get('protocols.tls-connections'), 1);
+  });
+
+  it('a lost segment: the plaintext handler is told of a gap, and the next record that authenticates resumes', async () => {
+    // The first connection carries three requests, each in its own segment after the handshake's.
+    const packets = [...readPcapSimple(PCAP)];
+    const clientPort = tcpPayload(packets[0]!.data)!.srcPort;
+    const clientData = packets
+      .map((p, i) => ({ i, t: tcpPayload(p.data)! }))
+      .filter(({ t }) => t.srcPort === clientPort && t.payload.length > 0 && t.payload[0] === 0x17);
+    // Segments that begin with an application-data record: GET /, /orders?id=1, /fail (the handshake's
+    // Finished went in the segment that begins with ChangeCipherSpec), then the close_notify alert.
+    assert.ok(clientData.length >= 3);
+    const dropped = clientData[1]!.i;
+    const path = join(tmp, 'lost-request.pcap');
+    writeFileSync(path, writePcap(packets.filter((_, i) => i !== dropped), { linkType: 1 }));
+    const { spans, counters } = await decrypt(path, keyLog());
+    const first = spans.filter((s) => s.client.port === clientPort);
+    assert.deepEqual(first.map(call).filter((c) => c.startsWith('http GET')), ['http GET / 200', 'http GET /fail 503']);
+    assert.ok(counters.get('tls.resyncs') >= 1);
+    assert.equal(counters.get('tls.decrypt-failures'), 0);
+    // Every other connection is untouched.
+    assert.deepEqual(spans.filter((s) => s.client.port !== clientPort).map(call), curl.filter((c) => c.name !== curl[0]!.name).map(expected));
+  });
+});
