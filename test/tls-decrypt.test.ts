@@ -11,7 +11,14 @@ import type { SpanRecord } from '../src/correlate/types.js';
 import { exchangeToSpans } from '../src/export/otlp/transform.js';
 import { cipherSuite, tls13Key } from '../src/protocols/tls/keys.js';
 import { TLS_KEY_LOG_SECRETS, TlsKeyLog, readKeyLogFiles } from '../src/protocols/tls/keylog.js';
-import type { Http2RequestInfo, Http2ResponseInfo, HttpRequestInfo, HttpResponseInfo } from '../src/protocols/types.js';
+import type {
+  Http2RequestInfo,
+  Http2ResponseInfo,
+  HttpRequestInfo,
+  HttpResponseInfo,
+  MysqlRequestInfo,
+  MysqlResponseInfo,
+} from '../src/protocols/types.js';
 import { Counters } from '../src/util/counters.js';
 import { analyzeFiles } from './lib/analyze-file.js';
 import { writePcap, writePcapng } from './lib/capture-writer.js';
@@ -187,6 +194,40 @@ describe('TLS decryption with logged secrets', () => {
     assert.deepEqual(spans.map(call), curl.filter((c) => c.name !== firstCase).map(expected));
     assert.equal(counters.get('tls.sessions-without-keys'), 1);
     assert.equal(counters.get('protocols.tls-connections'), 1);
+  });
+
+  it('MySQL switching to TLS after the greeting (SSL request): the login and every command inside are read', async () => {
+    const logged: { command: string; sql?: string; ok: boolean; rows?: number; errorCode?: number; tls?: string }[] = readFileSync('fixtures/mysql-tls.client.jsonl', 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    const { spans, counters } = await decrypt('fixtures/mysql-tls.pcap', keyLog(readFileSync('fixtures/mysql-tls.keys', 'latin1')));
+    const commands = spans.map((s) => s.request as MysqlRequestInfo);
+    // The client's log has the statements it ran; mysql2's execute() is a PREPARE then an EXECUTE, and it says QUIT at the end.
+    assert.deepEqual(
+      commands.map((c) => c.command),
+      ['LOGIN', 'QUERY', 'QUERY', 'STMT_PREPARE', 'STMT_EXECUTE', 'QUERY', 'QUIT'],
+    );
+    const answered = spans.filter((s) => !['STMT_PREPARE', 'QUIT'].includes((s.request as MysqlRequestInfo).command));
+    assert.equal(answered.length, logged.length);
+    answered.forEach((s, i) => {
+      const r = s.response as MysqlResponseInfo;
+      const l = logged[i]!;
+      assert.equal((s.request as MysqlRequestInfo).command, l.command);
+      if (l.sql) assert.equal((s.request as MysqlRequestInfo).sql, l.sql);
+      assert.equal(r.ok, l.ok);
+      if (l.rows !== undefined) assert.equal(r.rows, l.rows);
+      if (l.errorCode !== undefined) assert.equal(r.errorCode, l.errorCode);
+    });
+    assert.equal(logged[0]!.tls, 'TLSv1.3', 'what the client negotiated');
+    assert.ok(spans.every((s) => s.tls?.version === 'TLS 1.3' && s.requestSeq === null));
+    assert.equal(spans[2]!.traceId, '0af7651916cd43dd8448eb211c80319c', 'the traceparent in the SQL comment');
+    assert.equal(counters.get('mysql.encrypted-connections'), 1);
+    // Without the secrets: the greeting only, and the connection reported as TLS not analysed.
+    const counted = new Counters();
+    const plain = await analyzeFiles(['fixtures/mysql-tls.pcap'], { counters: counted });
+    assert.equal(plain.spans.length, 0);
+    assert.deepEqual(plain.result.unanalysed.map((g) => [g.kind, g.server.port]), [['tls', 3307]]);
   });
 
   it('a lost segment: the plaintext handler is told of a gap, and the next record that authenticates resumes', async () => {

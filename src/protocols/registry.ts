@@ -115,6 +115,11 @@ export class ProtocolDispatcher implements StreamFactory {
         emit(x);
       },
       counters: this.opts.counters,
+      startTls: (plaintext) => {
+        if ((this.opts.tlsKeys?.size ?? 0) > 0) return this.tlsSession(flow, connection, plaintext);
+        this.unanalysed({ kind: 'tls', server: { ...flow.server }, serverName: null });
+        return null;
+      },
       switchProtocol: (name, upgrade) => {
         const next = this.byName.get(name);
         if (!next) return null;
@@ -142,10 +147,26 @@ export class ProtocolDispatcher implements StreamFactory {
   }
 
   /** @internal The handler of a decrypted TLS connection's plaintext: detection again, without PROXY headers or TLS. */
-  openPlaintext(flow: Flow, outer: DetectingHandler, tls: TlsSessionRef): DetectingHandler {
-    const inner = new DetectingHandler(new PlaintextFlow(flow), this.candidatesFor(flow), this, tls);
+  openPlaintext(flow: Flow, outer: DetectingHandler): DetectingHandler {
+    const inner = new DetectingHandler(new PlaintextFlow(flow), this.candidatesFor(flow), this, true);
     inner.originalClient = outer.originalClient;
     return inner;
+  }
+
+  /**
+   * @internal A TLS session on `connection` whose plaintext goes to `plaintext`; its exchanges (and the
+   * plaintext handler's, when it is another DetectingHandler) carry the session's TlsInfo.
+   */
+  tlsSession(flow: Flow, connection: DetectingHandler, plaintext: ProtocolHandler): TlsSession {
+    const session: TlsSession = new TlsSession({
+      keys: this.opts.tlsKeys!,
+      counters: this.opts.counters,
+      plaintext,
+      onUndecryptable: (reason, serverName) => this.unanalysed({ kind: 'tls', server: { ...flow.server }, serverName, reason }),
+    });
+    connection.tls = session;
+    if (plaintext instanceof DetectingHandler) plaintext.tls = session;
+    return session;
   }
 
   private candidatesFor(flow: Flow): ProtocolAnalyzer[] {
@@ -193,11 +214,14 @@ class DetectingHandler implements ProtocolHandler {
     private readonly flow: Flow,
     private readonly candidates: ProtocolAnalyzer[],
     private readonly dispatcher: ProtocolDispatcher,
-    /** Set for the plaintext of a decrypted TLS connection: its session, whose exchanges carry it. */
-    readonly tls: TlsSessionRef | null = null,
+    /** The plaintext of a decrypted TLS connection: no PROXY header, no TLS inside. */
+    private readonly insideTls = false,
   ) {
-    if (tls) this.proxyCheck = null;
+    if (insideTls) this.proxyCheck = null;
   }
+
+  /** The TLS session this connection's exchanges were decrypted from, once there is one. */
+  tls: TlsSessionRef | null = null;
 
   data(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void {
     if (!this.touched) this.touch();
@@ -303,25 +327,12 @@ class DetectingHandler implements ProtocolHandler {
       if (verdict === 'no') this.rejected[dir].add(analyzer);
       else undecided = true;
     }
-    const tls = this.tls ? ({ tls: 'no' } as const) : detectTls(bytes);
+    const tls = this.insideTls ? ({ tls: 'no' } as const) : detectTls(bytes);
     if (tls.tls === 'yes') {
       // A ClientHello goes to the server; a ServerHello comes from it.
       const towardsServer = bytes[5] === 0x01 ? dir === 0 : dir === 1;
-      const secrets = tls.clientRandom !== null ? this.dispatcher.tlsKeys?.get(tls.clientRandom) : undefined;
-      if (secrets && tls.clientRandom !== null) {
-        const random = Buffer.from(tls.clientRandom, 'hex');
-        return this.startHandler(!towardsServer, 'tls', (flow) => {
-          const session: TlsSession = new TlsSession({
-            secrets,
-            clientRandom: random,
-            serverName: tls.serverName,
-            counters: this.dispatcher.counters,
-            plaintext: this.dispatcher.openPlaintext(flow, this, { get info() { return session.info; } }),
-            onUndecryptable: (reason) =>
-              this.dispatcher.unanalysed({ kind: 'tls', server: { ...flow.server }, serverName: tls.serverName, reason }),
-          });
-          return session;
-        });
+      if (tls.clientRandom !== null && this.dispatcher.tlsKeys?.get(tls.clientRandom)) {
+        return this.startHandler(!towardsServer, 'tls', (flow) => this.dispatcher.tlsSession(flow, this, this.dispatcher.openPlaintext(flow, this)));
       }
       if (tls.clientRandom !== null && (this.dispatcher.tlsKeys?.size ?? 0) > 0) this.dispatcher.counters.add('tls.sessions-without-keys');
       return this.giveUp({ kind: 'tls', server: towardsServer ? this.flow.server : this.flow.client, serverName: tls.serverName });

@@ -185,6 +185,12 @@ export interface AnalyzerContext {
    * to the next analyzer's `openUpgraded`.
    */
   switchProtocol(name: ProtocolName, upgrade?: unknown): ProtocolHandler | null;
+  /**
+   * The connection turns to TLS from here (MySQL's SSL request): returns the handler to feed the raw
+   * bytes that follow, whose decrypted application data comes back through `plaintext`; null when no
+   * TLS secrets are known (the rest stays unread, and the connection is reported as TLS not analysed).
+   */
+  startTls?(plaintext: ProtocolHandler): ProtocolHandler | null;
 }
 
 /** A connection's handler as an analyzer opens it: the TCP events in, and what it is still reading. */

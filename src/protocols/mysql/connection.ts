@@ -111,6 +111,9 @@ export class MysqlConnection implements ProtocolHandler {
   private nextIndex = 0;
   /** Set while handling a packet that turns compression on, so the framing loop stops after it. */
   private compressionStarting = false;
+  /** After an SSL request whose session can be decrypted: the raw bytes go there, the plaintext comes back. */
+  private tls: ProtocolHandler | null = null;
+  private tlsStarting = false;
 
   constructor(
     private readonly ctx: AnalyzerContext,
@@ -132,6 +135,11 @@ export class MysqlConnection implements ProtocolHandler {
   }
 
   data(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void {
+    if (this.tls) return this.tls.data(dir, bytes, ts, offset);
+    this.receive(dir, bytes, ts, offset);
+  }
+
+  private receive(dir: Direction, bytes: Uint8Array, ts: number, offset: number): void {
     if (this.phase === 'encrypted' || bytes.length === 0) return;
     if (this.phase === 'start') this.begin(dir, bytes);
     const state = this.directions[dir];
@@ -143,7 +151,12 @@ export class MysqlConnection implements ProtocolHandler {
     this.feed(dir, bytes, ts, offset);
   }
 
-  gap(dir: Direction, _lostBytes: number, ts: number, _offset: number): void {
+  gap(dir: Direction, lostBytes: number, ts: number, offset: number): void {
+    if (this.tls) return this.tls.gap(dir, lostBytes, ts, offset);
+    this.lost(dir, ts);
+  }
+
+  private lost(dir: Direction, ts: number): void {
     if (this.phase === 'encrypted') return;
     this.count('gaps');
     const state = this.directions[dir];
@@ -164,6 +177,7 @@ export class MysqlConnection implements ProtocolHandler {
   }
 
   close(ts: number): void {
+    this.tls?.close(ts);
     if (this.directions[0].framer.partial) this.count('requests-cut-at-end');
     this.flush(null);
   }
@@ -237,6 +251,17 @@ export class MysqlConnection implements ProtocolHandler {
     framer.push(bytes, firstTs, lastTs, offset, exact);
     for (let packet = framer.next(); packet; packet = framer.next()) {
       this.onPacket(dir, packet);
+      if (this.tlsStarting) {
+        // What follows the SSL request (often in the same segment) is the TLS handshake.
+        this.tlsStarting = false;
+        const rest = framer.takeRest();
+        for (const state of this.directions) {
+          state.framer.reset();
+          state.synced = true;
+        }
+        if (rest.length > 0) this.tls!.data(dir, rest, lastTs, offset + (bytes.length - rest.length));
+        return;
+      }
       if (this.phase === 'encrypted') {
         framer.reset();
         return;
@@ -249,6 +274,17 @@ export class MysqlConnection implements ProtocolHandler {
         return;
       }
     }
+  }
+
+  /** Where the TLS session (after an SSL request) hands the decrypted bytes: this connection, as in the clear. */
+  private plaintext(): ProtocolHandler {
+    return {
+      data: (dir, bytes, ts, offset) => this.receive(dir, bytes, ts, offset),
+      gap: (dir, _lost, ts) => this.lost(dir, ts),
+      end: () => {},
+      close: () => {},
+      oldestInFlightUs: () => null,
+    };
   }
 
   private onPacket(dir: Direction, packet: MysqlPacket): void {
@@ -297,6 +333,12 @@ export class MysqlConnection implements ProtocolHandler {
     if (response.sslRequest) {
       this.count('encrypted-connections');
       this.phase = 'encrypted';
+      this.tls = this.ctx.startTls?.(this.plaintext()) ?? null;
+      // Inside TLS the client sends its real HandshakeResponse, then commands, as in the clear.
+      if (this.tls) {
+        this.phase = 'await-login';
+        this.tlsStarting = true;
+      }
       return;
     }
     this.capabilities = (response.capabilities & (this.serverCapabilities || 0xffffffff)) >>> 0;
@@ -362,7 +404,8 @@ export class MysqlConnection implements ProtocolHandler {
   }
 
   private open(code: number, packet: MysqlPacket, described: { sql: string | null; argument: string | null }): PendingExchange {
-    const base = this.ctx.flow.baseSeq[0];
+    // Offsets inside TLS count plaintext bytes: they map to no TCP sequence number.
+    const base = this.tls ? null : this.ctx.flow.baseSeq[0];
     const capabilities = this.capabilities;
     const x: PendingExchange = {
       index: this.nextIndex++,

@@ -39,8 +39,7 @@ export function detectTls(bytes: Uint8Array): TlsVerdict {
   if (type === SERVER_HELLO) return { tls: 'yes', serverName: null, clientRandom: null };
   const hello = handshakeBody(bytes);
   if (hello === null) return { tls: 'more' };
-  const clientRandom = hello.length >= 2 + RANDOM_LENGTH ? Buffer.from(hello.subarray(2, 2 + RANDOM_LENGTH)).toString('hex') : null;
-  return { tls: 'yes', serverName: serverNameOf(hello), clientRandom };
+  return { tls: 'yes', ...readClientHello(hello) };
 }
 
 /** 0x16, then record version 3.0-3.4. */
@@ -76,6 +75,12 @@ function handshakeBody(bytes: Uint8Array): Uint8Array | null {
 
 function join(parts: Uint8Array[], total: number): Uint8Array {
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+}
+
+/** The random (hex) and SNI host name of a ClientHello body (after its 4-byte handshake header). */
+export function readClientHello(hello: Uint8Array): { clientRandom: string | null; serverName: string | null } {
+  const clientRandom = hello.length >= 2 + RANDOM_LENGTH ? Buffer.from(hello.subarray(2, 2 + RANDOM_LENGTH)).toString('hex') : null;
+  return { clientRandom, serverName: serverNameOf(hello) };
 }
 
 /** The host_name of the server_name extension (RFC 6066 §3) of a ClientHello body. */

@@ -11,19 +11,19 @@
 import type { Direction, EndReason } from '../../tcp/types.js';
 import type { Counters } from '../../util/counters.js';
 import type { ProtocolHandler, TlsInfo } from '../types.js';
-import type { SessionSecrets } from './keylog.js';
+import { readClientHello } from './detect.js';
+import type { SessionSecrets, TlsKeyLog } from './keylog.js';
 import { cipherSuite, nextTrafficSecret, tls12Keys, tls13Key, type CipherSuite, type RecordKey } from './keys.js';
 import { RecordCipher } from './record-cipher.js';
 
 export interface TlsSessionOptions {
-  secrets: SessionSecrets;
-  clientRandom: Buffer;
-  serverName: string | null;
+  /** Where the session's secrets are looked up, by the random of the ClientHello the session reads. */
+  keys: TlsKeyLog;
   counters: Counters;
   /** Receives the decrypted application data. */
   plaintext: ProtocolHandler;
-  /** The session cannot be decrypted after all (suite, missing secrets): its connection is reported as TLS not analysed. */
-  onUndecryptable(reason: string): void;
+  /** The session cannot be decrypted after all (no secrets, suite, version): its connection is reported as TLS not analysed. */
+  onUndecryptable(reason: string, serverName: string | null): void;
 }
 
 const enum ContentType {
@@ -35,6 +35,7 @@ const enum ContentType {
 const HEADER = 5;
 /** Largest protected record: 2^14 plaintext + 256 (RFC 8446 §5.2; RFC 5246 allows 2048, seen nowhere). */
 const MAX_RECORD = 16384 + 2048;
+const CLIENT_HELLO = 1;
 const SERVER_HELLO = 2;
 const FINISHED = 20;
 const KEY_UPDATE = 24;
@@ -71,6 +72,9 @@ export class TlsSession implements ProtocolHandler {
   private suite: CipherSuite | null = null;
   private tls13 = false;
   private decided = false;
+  private clientRandom: Buffer | null = null;
+  private serverName: string | null = null;
+  private secrets: SessionSecrets | null = null;
   info: TlsInfo | null = null;
 
   constructor(private readonly opts: TlsSessionOptions) {}
@@ -217,12 +221,23 @@ export class TlsSession implements ProtocolHandler {
       if (side.handshake.length < 4 + length) return;
       const message = side.handshake.subarray(0, 4 + length);
       side.handshake = side.handshake.subarray(4 + length);
-      if (dir === 1 && message[0] === SERVER_HELLO) this.serverHello(message.subarray(4));
+      if (dir === 0 && message[0] === CLIENT_HELLO) this.clientHello(message.subarray(4));
+      else if (dir === 1 && message[0] === SERVER_HELLO) this.serverHello(message.subarray(4));
     }
   }
 
+  private clientHello(hello: Buffer): void {
+    if (this.clientRandom !== null) return; // the second ClientHello after a HelloRetryRequest keeps the random
+    const { clientRandom, serverName } = readClientHello(hello);
+    if (clientRandom === null) return;
+    this.clientRandom = Buffer.from(clientRandom, 'hex');
+    this.serverName = serverName;
+    this.secrets = this.opts.keys.get(clientRandom) ?? null;
+    if (this.secrets === null) this.giveUp('the key log has no secrets for this session', 'tls.sessions-without-keys');
+  }
+
   private serverHello(hello: Buffer): void {
-    if (this.decided || hello.length < 38) return;
+    if (this.decided || this.secrets === null || hello.length < 38) return;
     const random = hello.subarray(2, 34);
     if (random.toString('hex') === HELLO_RETRY_RANDOM) return;
     let at = 34;
@@ -244,11 +259,11 @@ export class TlsSession implements ProtocolHandler {
     this.tls13 = version === TLS13;
     const suite = cipherSuite(suiteId);
     const hex = `0x${suiteId.toString(16).padStart(4, '0')}`;
-    this.info = { version: this.tls13 ? 'TLS 1.3' : 'TLS 1.2', cipherSuite: suite?.name ?? hex, serverName: this.opts.serverName };
+    this.info = { version: this.tls13 ? 'TLS 1.3' : 'TLS 1.2', cipherSuite: suite?.name ?? hex, serverName: this.serverName };
     if (!suite) return this.giveUp(`cipher suite ${hex} is not one wirespan decrypts (AEAD suites only)`, 'tls.unsupported-cipher-suites');
     if (version !== TLS13 && version !== 0x0303) return this.giveUp(`version 0x${version.toString(16)} is not decrypted`, 'tls.unsupported-versions');
     this.suite = suite;
-    const s = this.opts.secrets;
+    const s = this.secrets;
     if (this.tls13) {
       if (!s.clientHandshake || !s.serverHandshake || !s.clientTraffic0 || !s.serverTraffic0) {
         return this.giveUp('the key log lacks this TLS 1.3 session’s traffic secrets', 'tls.sessions-without-keys');
@@ -266,7 +281,7 @@ export class TlsSession implements ProtocolHandler {
       });
     } else {
       if (!s.masterSecret) return this.giveUp('the key log lacks this session’s master secret (CLIENT_RANDOM)', 'tls.sessions-without-keys');
-      const [client, server] = tls12Keys(suite, s.masterSecret, this.opts.clientRandom, Buffer.from(random));
+      const [client, server] = tls12Keys(suite, s.masterSecret, this.clientRandom!, Buffer.from(random));
       this.sides[0].waitingKey = client;
       this.sides[1].waitingKey = server;
     }
@@ -276,7 +291,7 @@ export class TlsSession implements ProtocolHandler {
   private giveUp(reason: string, counter: string): void {
     this.opts.counters.add(counter);
     for (const side of this.sides) side.dead = true;
-    this.opts.onUndecryptable(reason);
+    this.opts.onUndecryptable(reason, this.serverName);
   }
 
   /** A record did not authenticate: this direction stops here, what follows is a gap for the plaintext handler. */
