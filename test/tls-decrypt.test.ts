@@ -7,9 +7,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { SpanRecord } from '../src/correlate/types.js';
 import { exchangeToSpans } from '../src/export/otlp/transform.js';
+import { createAnalyzers } from '../src/protocols/index.js';
+import { ProtocolDispatcher } from '../src/protocols/registry.js';
 import { cipherSuite, tls13Key } from '../src/protocols/tls/keys.js';
+import type { Direction, DirectionStats, Flow } from '../src/tcp/types.js';
 import { TLS_KEY_LOG_SECRETS, TlsKeyLog, readKeyLogFiles } from '../src/protocols/tls/keylog.js';
 import type {
   Http2RequestInfo,
@@ -64,6 +68,25 @@ const call = (s: SpanRecord): string => {
   return `${s.protocol} ${r.method} ${r.path} ${status}`;
 };
 const expected = (c: CurlCall): string => `${c.httpVersion === '2' ? 'http2' : 'http'} ${c.method} ${c.path} ${c.status}`;
+
+function fakeFlow(id: number, clientPort: number): Flow {
+  const stats = (): DirectionStats => ({ packets: 0, payloadBytes: 0, retransmittedBytes: 0, copies: 0, outOfOrderSegments: 0, gaps: 0, gapBytes: 0 });
+  return {
+    id,
+    client: { ip: '127.0.0.1', port: clientPort },
+    server: { ip: '127.0.0.1', port: 8443 },
+    handshake: true,
+    startTs: 0,
+    lastTs: 0,
+    baseSeq: [1, 1],
+    stats: [stats(), stats()],
+    ended: [null, null],
+    canSwapRoles: false,
+    swapRoles: () => {
+      throw new Error('roles are known');
+    },
+  };
+}
 
 /** TCP payload of an Ethernet/IPv4 frame (the fixture's loopback frames), with its ports. */
 function tcpPayload(frame: Uint8Array): { srcPort: number; dstPort: number; payload: Uint8Array } | null {
@@ -228,6 +251,56 @@ describe('TLS decryption with logged secrets', () => {
     const plain = await analyzeFiles(['fixtures/mysql-tls.pcap'], { counters: counted });
     assert.equal(plain.spans.length, 0);
     assert.deepEqual(plain.result.unanalysed.map((g) => [g.kind, g.server.port]), [['tls', 3307]]);
+  });
+
+  it('property: cutting the TCP streams anywhere changes no exchange', () => {
+    // Each connection's payloads in capture order, fed to the dispatcher as the TCP layer would.
+    const events = new Map<number, { dir: Direction; bytes: Uint8Array; ts: number }[]>();
+    for (const p of readPcapSimple(PCAP)) {
+      const t = tcpPayload(p.data);
+      if (!t || t.payload.length === 0) continue;
+      const dir: Direction = t.dstPort === 8443 ? 0 : 1;
+      const port = dir === 0 ? t.srcPort : t.dstPort;
+      events.set(port, [...(events.get(port) ?? []), { dir, bytes: t.payload.slice(), ts: p.ts }]);
+    }
+    const run = (cut: (n: number, length: number) => number[]): string[] => {
+      const out: string[] = [];
+      const dispatcher = new ProtocolDispatcher({
+        analyzers: createAnalyzers({}),
+        counters: new Counters(),
+        tlsKeys: keyLog(),
+        emit: (x) => out.push(`${x.protocol} ${(x.request as HttpRequestInfo).path} ${(x.response as HttpResponseInfo | null)?.status}`),
+      });
+      let id = 0;
+      for (const [port, list] of events) {
+        const handler = dispatcher.open(fakeFlow(++id, port));
+        const offsets = [0, 0];
+        list.forEach((e, n) => {
+          let from = 0;
+          for (const at of [...cut(n, e.bytes.length), e.bytes.length]) {
+            if (at <= from) continue;
+            handler.data(e.dir, e.bytes.subarray(from, at), e.ts, offsets[e.dir]!);
+            offsets[e.dir]! += at - from;
+            from = at;
+          }
+        });
+        handler.close(list.at(-1)!.ts);
+      }
+      return out;
+    };
+    const whole = run(() => []);
+    assert.equal(whole.length, curl.length);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 4000 }), { minLength: 1, maxLength: 8 }), fc.integer({ min: 0, max: 1000 }), (sizes, seed) => {
+        const cut = (n: number, length: number): number[] => {
+          const points: number[] = [];
+          for (let at = 0, i = n + seed; at < length; i++) points.push((at += sizes[i % sizes.length]!));
+          return points;
+        };
+        assert.deepEqual(run(cut), whole);
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('a lost segment: the plaintext handler is told of a gap, and the next record that authenticates resumes', async () => {
