@@ -28,6 +28,7 @@ import { analyzeFiles } from './lib/analyze-file.js';
 import { writePcap, writePcapng } from './lib/capture-writer.js';
 import { readPcapSimple } from './lib/read-pcap-simple.js';
 import { missingTools, tsharkFields } from './lib/tshark.js';
+import { runCli } from './lib/wirespan-cli.js';
 
 const PCAP = 'fixtures/tls-keylog.pcap';
 const KEYS = 'fixtures/tls-keylog.keys';
@@ -251,6 +252,21 @@ describe('TLS decryption with logged secrets', () => {
     const plain = await analyzeFiles(['fixtures/mysql-tls.pcap'], { counters: counted });
     assert.equal(plain.spans.length, 0);
     assert.deepEqual(plain.result.unanalysed.map((g) => [g.kind, g.server.port]), [['tls', 3307]]);
+  });
+
+  it('CLI: --tls-keylog, its report line, and a bad key log as a one-line error', async () => {
+    const decrypted = await runCli(['read', '--tls-keylog', 'fixtures/mysql-tls.keys', 'fixtures/mysql-tls.pcap']);
+    assert.equal(decrypted.code, 0, decrypted.stderr);
+    assert.match(decrypted.stdout, /^ {2}mysql +7 +1 +0$/m);
+    assert.match(decrypted.stdout, /TLS sessions decrypted with their secrets: 1$/m);
+    assert.doesNotMatch(decrypted.stdout, /Not analysed|switched to TLS/);
+    const plain = await runCli(['read', 'fixtures/mysql-tls.pcap']);
+    assert.match(plain.stdout, /1 MySQL connections switched to TLS after the greeting: their commands are not visible without the session secrets/);
+    assert.match(plain.stdout, /TLS \(encrypted\) +127\.0\.0\.1:3307 +1$/m);
+    const bad = await runCli(['read', '--tls-keylog', 'README.md', 'fixtures/mysql-tls.pcap']);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr.trim().split('\n').length, 1);
+    assert.match(bad.stderr, /--tls-keylog: README\.md holds no TLS session secrets/);
   });
 
   it('property: cutting the TCP streams anywhere changes no exchange', () => {

@@ -93,6 +93,8 @@ export interface ReportInput {
   failingOther?: number;
   /** Connections no analyzer took; optional for callers that do not track them. */
   unanalysed?: readonly UnanalysedGroup[];
+  /** TLS sessions decrypted with logged secrets. */
+  tlsDecrypted?: number;
   warnings: string[];
 }
 
@@ -114,6 +116,7 @@ export function renderReport(r: ReportInput, color = false): string {
     ).map((l) => '  ' + l),
   );
   out.push(`  traces: ${r.traces}`);
+  if (r.tlsDecrypted) out.push(`  TLS sessions decrypted with their secrets: ${r.tlsDecrypted}`);
   out.push('');
   out.push(bold('Service map'));
   if (r.serviceMap.edges.length === 0) out.push('  no calls');

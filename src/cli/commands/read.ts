@@ -302,8 +302,8 @@ export class AnalysisSession {
         `${totals.truncatedPackets} packets cut short by the capture's snapshot length: what they lost counts as TCP gaps (capture whole packets: tcpdump -s 0)`,
       );
     }
-    const encrypted = this.counters.get('mysql.encrypted-connections');
-    if (encrypted > 0) warnings.push(`${encrypted} MySQL connections switched to TLS after the greeting: their commands are not visible`);
+    const encrypted = this.counters.get('mysql.encrypted-connections') - this.counters.get('mysql.tls-handed-over');
+    if (encrypted > 0) warnings.push(`${encrypted} MySQL connections switched to TLS after the greeting: their commands are not visible without the session secrets (--tls-keylog)`);
     const tunnelled = this.counters.get('http.tunnel-bytes');
     if (tunnelled > 0) warnings.push(`${tunnelled} bytes after an HTTP upgrade or CONNECT (WebSocket, tunnels) not analysed`);
     const reordered = this.counters.get('capture.reordered');
@@ -335,6 +335,7 @@ export class AnalysisSession {
           failingOther: failing.others,
           slowest: this.slowest.list(),
           unanalysed,
+          tlsDecrypted: this.counters.get('tls.decrypted-sessions.tls13') + this.counters.get('tls.decrypted-sessions.tls12'),
           warnings,
         },
         Boolean(out.isTTY),

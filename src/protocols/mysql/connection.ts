@@ -336,6 +336,7 @@ export class MysqlConnection implements ProtocolHandler {
       this.tls = this.ctx.startTls?.(this.plaintext()) ?? null;
       // Inside TLS the client sends its real HandshakeResponse, then commands, as in the clear.
       if (this.tls) {
+        this.count('tls-handed-over');
         this.phase = 'await-login';
         this.tlsStarting = true;
       }
