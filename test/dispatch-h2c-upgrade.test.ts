@@ -101,6 +101,9 @@ describe('h2c upgrade through the dispatcher', () => {
       const http1 = byKey.get('http:null')!;
       assert.equal((http1.response as HttpResponseInfo).status, 101);
       assert.equal(http1.requestId, 'req-up-1');
+      assert.deepEqual(http1.notes, ['answered on HTTP/2 stream 1 (Upgrade: h2c)']);
+      // One request, counted once in the service map: as stream 1, which has its answer.
+      assert.deepEqual(result.serviceMap.edges.map((e) => [e.protocol, e.calls]), [['http2', 3]]);
 
       const stream1 = byKey.get('http2:1')!;
       assert.deepEqual(stream1.request as Http2RequestInfo, {

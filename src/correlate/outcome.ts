@@ -1,4 +1,5 @@
 import { NO_RESPONSE_COMMANDS, commandName } from '../protocols/mysql/constants.js';
+import { H2C_ANSWERED_ON_STREAM_1 } from '../protocols/http2/connection.js';
 import type { Exchange, GrpcResponseInfo, Http2ResponseInfo, HttpResponseInfo, MysqlRequestInfo, MysqlResponseInfo } from '../protocols/types.js';
 
 /** The names (MysqlRequestInfo.command) of the MySQL commands the server never answers. */
@@ -18,6 +19,14 @@ const SUBSCRIPTION_MYSQL_COMMANDS: ReadonlySet<string> = new Set(['BINLOG_DUMP',
  */
 export function isSubscription(x: { protocol: string; request: Exchange['request'] }): boolean {
   return x.protocol === 'mysql' && SUBSCRIPTION_MYSQL_COMMANDS.has((x.request as MysqlRequestInfo).command);
+}
+
+/**
+ * An HTTP/1.1 request that an h2c upgrade made HTTP/2 stream 1: that stream is the call (with its
+ * answer); the service map counts it there only.
+ */
+export function isUpgradedRequest(x: { protocol: string; notes: readonly string[] }): boolean {
+  return x.protocol === 'http' && x.notes.includes(H2C_ANSWERED_ON_STREAM_1);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { LogHistogram } from '../util/histogram.js';
-import { isSubscription } from './outcome.js';
+import { isSubscription, isUpgradedRequest } from './outcome.js';
 import { endpointKey } from './naming.js';
 import type { ServiceKind, SpanRecord } from './types.js';
 
@@ -53,6 +53,7 @@ export class ServiceMapBuilder {
   private readonly edges = new Map<string, EdgeAcc>();
 
   add(span: SpanRecord): void {
+    if (isUpgradedRequest(span)) return;
     const target = this.node(span.service);
     target.addresses.add(endpointKey(span.server));
     target.kinds.add(span.serviceKind);

@@ -10,7 +10,7 @@ import {
 } from './direction-reader.js';
 import { summarizeHead, type HeaderLimits, type HeadSummary } from './headers.js';
 import { PendingExchange } from './pending-exchange.js';
-import type { H2cUpgradeRequest } from '../http2/connection.js';
+import { H2C_ANSWERED_ON_STREAM_1, type H2cUpgradeRequest } from '../http2/connection.js';
 
 export interface Http1ConnectionOptions {
   headerLimits: HeaderLimits;
@@ -337,6 +337,7 @@ export class Http1Connection implements ProtocolHandler, ReaderSink {
     const toHttp2 = !x?.isConnect && offer !== null && offer.split(',').some((p) => p.trim() === 'h2c');
     const upgrade = toHttp2 && x ? h2cUpgradeOf(x) : undefined;
     this.next = (toHttp2 ? this.ctx.switchProtocol('http2', upgrade) : null) ?? 'tunnel';
+    if (upgrade && this.next !== 'tunnel') x!.note(H2C_ANSWERED_ON_STREAM_1);
     this.holdFor = null;
     this.readers[0].divert();
     const held = this.held;

@@ -20,6 +20,12 @@ import type { BlockPlace } from './block-place.js';
 import { HeaderTable } from './header-table.js';
 import { StreamState, buildExchange } from './stream.js';
 
+/**
+ * Note on the HTTP/1.1 exchange whose request an h2c upgrade made stream 1: the same request, counted
+ * once (service map) as stream 1, which has its answer.
+ */
+export const H2C_ANSWERED_ON_STREAM_1 = 'answered on HTTP/2 stream 1 (Upgrade: h2c)';
+
 /** The HTTP/1.1 request that a `101 Switching Protocols` to h2c answered: it is stream 1. */
 export interface H2cUpgradeRequest {
   method: string;
