@@ -16,6 +16,8 @@ import { cipherSuite, tls13Key } from '../src/protocols/tls/keys.js';
 import type { Direction, DirectionStats, Flow } from '../src/tcp/types.js';
 import { TLS_KEY_LOG_SECRETS, TlsKeyLog, readKeyLogFiles } from '../src/protocols/tls/keylog.js';
 import type {
+  GrpcRequestInfo,
+  GrpcResponseInfo,
   Http2RequestInfo,
   Http2ResponseInfo,
   HttpRequestInfo,
@@ -218,6 +220,28 @@ describe('TLS decryption with logged secrets', () => {
     assert.deepEqual(spans.map(call), curl.filter((c) => c.name !== firstCase).map(expected));
     assert.equal(counters.get('tls.sessions-without-keys'), 1);
     assert.equal(counters.get('protocols.tls-connections'), 1);
+  });
+
+  it('gRPC over TLS (grpc-go, crypto/tls key log): every call with its method, status, ids and messages', async () => {
+    const calls: { requestId: string; method: string; grpcStatus: number; responses: number }[] = readFileSync('fixtures/grpc-go-tls.calls.jsonl', 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    const { spans } = await decrypt('fixtures/grpc-go-tls.pcap', keyLog(readFileSync('fixtures/grpc-go-tls.keys', 'latin1')));
+    assert.equal(spans.length, calls.length);
+    const byId = new Map(spans.map((s) => [s.requestId, s]));
+    for (const c of calls) {
+      const s = byId.get(c.requestId)!;
+      const n = Number(c.requestId.slice(3));
+      assert.deepEqual(
+        [s.protocol, (s.request as GrpcRequestInfo).path, (s.response as GrpcResponseInfo).grpcStatus, (s.response as GrpcResponseInfo).messages],
+        ['grpc', c.method, c.grpcStatus, c.responses],
+        c.requestId,
+      );
+      assert.equal(s.traceId, (0xabc0000 + n).toString(16).padStart(32, '0'));
+      assert.equal(s.tls?.version, 'TLS 1.3');
+      assert.equal(s.tls?.serverName, 'inventory.shop.test');
+    }
   });
 
   it('MySQL switching to TLS after the greeting (SSL request): the login and every command inside are read', async () => {
