@@ -570,3 +570,44 @@ describe('a proxy forwarding two requests out of their arrival order', () => {
     assert.equal(counters.get('correlate.timing-by-value'), 2);
   });
 });
+
+describe('one request id on consecutive requests (a retry, a static header)', () => {
+  it('a call is the child of the request that holds it, not of the next one starting within the clock tolerance', () => {
+    const id = 'req-same';
+    const into = (connectionId: number, start: number, end: number, path: string): Exchange =>
+      exchangeOf({
+        connectionId,
+        client: { ip: FRONT, port: 40000 + connectionId },
+        server: { ip: SERVICE, port: 8080 },
+        startUs: T0 + start,
+        requestEndUs: T0 + start + 10,
+        responseStartUs: T0 + end - 10,
+        endUs: T0 + end,
+        request: { method: 'GET', path, host: null, version: '1.1', bodyBytes: 0 },
+        requestHeaders: [['x-request-id', id]],
+      });
+    const call = (connectionId: number, start: number, end: number, path: string): Exchange =>
+      exchangeOf({
+        connectionId,
+        client: { ip: SERVICE, port: 50000 + connectionId },
+        server: { ip: '10.0.0.9', port: 80 },
+        startUs: T0 + start,
+        requestEndUs: T0 + start + 10,
+        responseStartUs: T0 + end - 10,
+        endUs: T0 + end,
+        request: { method: 'GET', path, host: null, version: '1.1', bodyBytes: 0 },
+        requestHeaders: [['x-request-id', id]],
+      });
+    // The second request starts 300 µs after the first one's call ended: within the 1 ms tolerance.
+    const { spans } = correlateAll([
+      into(1, 0, 800, '/first'),
+      call(2, 200, 500, '/first-call'),
+      into(3, 800, 1600, '/second'),
+      call(4, 900, 1200, '/second-call'),
+    ]);
+    const byPath = new Map(spans.map((s) => [(s.request as { path: string }).path, s]));
+    assert.equal(byPath.get('/first-call')!.parentSpanId, byPath.get('/first')!.spanId);
+    assert.equal(byPath.get('/second-call')!.parentSpanId, byPath.get('/second')!.spanId);
+    assert.equal(byPath.get('/first-call')!.link, 'request-id');
+  });
+});

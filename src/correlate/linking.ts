@@ -313,11 +313,11 @@ export class ParentLinker {
   private byWireIds(node: LinkNode, pool: LinkNode[]): { parent: LinkNode; rule: LinkRule } | null {
     if (node.wireTraceId) {
       const byTrace = pool.filter((p) => p.idTraceId === node.wireTraceId);
-      if (byTrace.length > 0) return { parent: this.latest(byTrace, 'trace'), rule: 'traceparent' };
+      if (byTrace.length > 0) return { parent: this.latest(holdingStrictly(byTrace, node), 'trace'), rule: 'traceparent' };
     }
     if (node.ctx.requestId) {
       const byId = pool.filter((p) => p.ctx.requestId === node.ctx.requestId);
-      if (byId.length > 0) return { parent: this.latest(byId, 'request-id'), rule: 'request-id' };
+      if (byId.length > 0) return { parent: this.latest(holdingStrictly(byId, node), 'request-id'), rule: 'request-id' };
     }
     return null;
   }
@@ -753,4 +753,15 @@ function upperBound(calls: TimingCall[], start: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/**
+ * Of the exchanges with the call's ids, those whose window holds it without the clock tolerance, when
+ * there are any: a client that sends one id on consecutive requests (a retry, a static header) has the
+ * next one start within the tolerance of a call made in the one before.
+ */
+function holdingStrictly(pool: LinkNode[], node: LinkNode): LinkNode[] {
+  if (pool.length < 2) return pool;
+  const strict = pool.filter((p) => p.x.startUs <= node.x.startUs && p.end >= node.end);
+  return strict.length > 0 ? strict : pool;
 }
