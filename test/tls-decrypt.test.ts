@@ -244,6 +244,37 @@ describe('TLS decryption with logged secrets', () => {
     }
   });
 
+  it('HTTPS through a forward proxy (CONNECT): the requests inside each tunnel, under their proxy hop', async () => {
+    const proxied: CurlCall[] = readFileSync('fixtures/https-proxy.curl.tsv', 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [name, method, url, httpVersion, status] = line.split('\t');
+        return { name: name!, method: method!, path: new URL(url!).pathname + new URL(url!).search, httpVersion: httpVersion!, status: Number(status) };
+      });
+    const { spans, counters } = await decrypt('fixtures/https-proxy.pcap', keyLog(readFileSync('fixtures/https-proxy.keys', 'latin1')));
+    const leg = (port: number): SpanRecord[] => spans.filter((s) => s.server.port === port && (s.request as HttpRequestInfo).method !== 'CONNECT');
+    const connects = spans.filter((s) => (s.request as HttpRequestInfo).method === 'CONNECT');
+    assert.deepEqual(connects.map((s) => [(s.request as HttpRequestInfo).path, (s.response as HttpResponseInfo).status]), [['127.0.0.1:8443', 200], ['127.0.0.1:8443', 200]]);
+    // Captured on the proxy's host: each request inside the client's tunnel (to :3128), and again on
+    // the proxy's own connection to the server (:8443), the same TLS session both times.
+    assert.deepEqual(leg(3128).map(call), proxied.map(expected));
+    assert.deepEqual(leg(8443).map(call), proxied.map(expected));
+    for (const hop of leg(8443)) {
+      const parent = spans.find((s) => s.spanId === hop.parentSpanId);
+      assert.ok(parent, call(hop));
+      assert.deepEqual([parent.server.port, call(parent)], [3128, call(hop)]);
+    }
+    assert.ok(leg(3128).every((s) => s.tls?.version === 'TLS 1.3'));
+    assert.equal(counters.get('protocols.tunnels'), 2);
+    assert.equal(counters.get('http.tunnel-bytes'), 0);
+    const blind = await analyzeFiles(['fixtures/https-proxy.pcap']);
+    assert.deepEqual(
+      blind.result.unanalysed.map((g) => [g.kind, g.server.port, g.connections]),
+      [['tls', 3128, 2], ['tls', 8443, 2]],
+    );
+  });
+
   it('MySQL switching to TLS after the greeting (SSL request): the login and every command inside are read', async () => {
     const logged: { command: string; sql?: string; ok: boolean; rows?: number; errorCode?: number; tls?: string }[] = readFileSync('fixtures/mysql-tls.client.jsonl', 'utf8')
       .trim()

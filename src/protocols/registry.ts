@@ -115,6 +115,12 @@ export class ProtocolDispatcher implements StreamFactory {
         emit(x);
       },
       counters: this.opts.counters,
+      openTunnel: () => {
+        this.opts.counters.add('protocols.tunnels');
+        const inner = new DetectingHandler(flow, this.candidatesFor(flow), this, 'tunnel');
+        inner.originalClient = connection.originalClient;
+        return inner;
+      },
       startTls: (plaintext) => {
         if ((this.opts.tlsKeys?.size ?? 0) > 0) return this.tlsSession(flow, connection, plaintext);
         this.unanalysed({ kind: 'tls', server: { ...flow.server }, serverName: null });
@@ -148,7 +154,7 @@ export class ProtocolDispatcher implements StreamFactory {
 
   /** @internal The handler of a decrypted TLS connection's plaintext: detection again, without PROXY headers or TLS. */
   openPlaintext(flow: Flow, outer: DetectingHandler): DetectingHandler {
-    const inner = new DetectingHandler(new PlaintextFlow(flow), this.candidatesFor(flow), this, true);
+    const inner = new DetectingHandler(new PlaintextFlow(flow), this.candidatesFor(flow), this, 'tls-plaintext');
     inner.originalClient = outer.originalClient;
     return inner;
   }
@@ -214,10 +220,13 @@ class DetectingHandler implements ProtocolHandler {
     private readonly flow: Flow,
     private readonly candidates: ProtocolAnalyzer[],
     private readonly dispatcher: ProtocolDispatcher,
-    /** The plaintext of a decrypted TLS connection: no PROXY header, no TLS inside. */
-    private readonly insideTls = false,
+    /**
+     * What the bytes are: a TCP connection's; the plaintext of a decrypted TLS session (no PROXY
+     * header, no TLS inside); an HTTP CONNECT tunnel's (no PROXY header).
+     */
+    private readonly carrying: 'connection' | 'tls-plaintext' | 'tunnel' = 'connection',
   ) {
-    if (insideTls) this.proxyCheck = null;
+    if (carrying !== 'connection') this.proxyCheck = null;
   }
 
   /** The TLS session this connection's exchanges were decrypted from, once there is one. */
@@ -327,7 +336,7 @@ class DetectingHandler implements ProtocolHandler {
       if (verdict === 'no') this.rejected[dir].add(analyzer);
       else undecided = true;
     }
-    const tls = this.insideTls ? ({ tls: 'no' } as const) : detectTls(bytes);
+    const tls = this.carrying === 'tls-plaintext' ? ({ tls: 'no' } as const) : detectTls(bytes);
     if (tls.tls === 'yes') {
       // A ClientHello goes to the server; a ServerHello comes from it.
       const towardsServer = bytes[5] === 0x01 ? dir === 0 : dir === 1;

@@ -191,6 +191,11 @@ export interface AnalyzerContext {
    * TLS secrets are known (the rest stays unread, and the connection is reported as TLS not analysed).
    */
   startTls?(plaintext: ProtocolHandler): ProtocolHandler | null;
+  /**
+   * The rest of the connection carries another conversation (an HTTP CONNECT tunnel): returns a
+   * handler that recognises its protocol as for a new connection, TLS included.
+   */
+  openTunnel?(): ProtocolHandler;
 }
 
 /** A connection's handler as an analyzer opens it: the TCP events in, and what it is still reading. */

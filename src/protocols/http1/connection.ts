@@ -38,7 +38,8 @@ const CUT_HEAD_NOTES: Record<HeadCutCause, string> = {
 /**
  * One HTTP/1.x connection: pairs the requests and responses its two DirectionReaders produce (FIFO,
  * so pipelining pairs in order) into Exchanges, and hands the connection over after a switch
- * (`101` to `Upgrade: h2c` → the http2 analyzer; WebSocket, CONNECT tunnels → not analysed).
+ * (`101` to `Upgrade: h2c` → the http2 analyzer; a CONNECT tunnel → detection as for a new
+ * connection, TLS included; WebSocket → not analysed).
  */
 export class Http1Connection implements ProtocolHandler, ReaderSink {
   private readonly readers: [DirectionReader, DirectionReader];
@@ -336,7 +337,8 @@ export class Http1Connection implements ProtocolHandler, ReaderSink {
     const offer = this.responseUpgrade ?? x?.upgradeOffer ?? null;
     const toHttp2 = !x?.isConnect && offer !== null && offer.split(',').some((p) => p.trim() === 'h2c');
     const upgrade = toHttp2 && x ? h2cUpgradeOf(x) : undefined;
-    this.next = (toHttp2 ? this.ctx.switchProtocol('http2', upgrade) : null) ?? 'tunnel';
+    const tunnel = x?.isConnect === true && this.ctx.openTunnel ? this.ctx.openTunnel() : null;
+    this.next = (toHttp2 ? this.ctx.switchProtocol('http2', upgrade) : tunnel) ?? 'tunnel';
     if (upgrade && this.next !== 'tunnel') x!.note(H2C_ANSWERED_ON_STREAM_1);
     this.holdFor = null;
     this.readers[0].divert();
