@@ -136,6 +136,11 @@ describe('TLS decryption with logged secrets', () => {
     assert.ok(log.get('01'.repeat(32))?.masterSecret);
     assert.throws(() => readKeyLogFiles(['README.md']), /README\.md holds no TLS session secrets/);
     assert.throws(() => readKeyLogFiles([join(tmp, 'absent.keys')]), /cannot read .*absent\.keys: ENOENT/);
+    // Live, the file may appear later: it is read once it exists.
+    const later = join(tmp, 'later.keys');
+    const live = readKeyLogFiles([later], { mayNotExistYet: true });
+    writeFileSync(later, line('03'.repeat(32)));
+    assert.ok(live.get('03'.repeat(32))?.masterSecret);
   });
 
   it('TLS 1.3 traffic keys: RFC 8448 §3 server handshake key and IV', () => {

@@ -210,7 +210,8 @@ export class AnalysisSession {
     let tlsKeys = new TlsKeyLog();
     if (flags.tlsKeylog && flags.tlsKeylog.length > 0) {
       try {
-        tlsKeys = readKeyLogFiles(flags.tlsKeylog);
+        // Live, a key log may not exist yet: the programs captured write it as their sessions begin.
+        tlsKeys = readKeyLogFiles(flags.tlsKeylog, { mayNotExistYet: live });
       } catch (err) {
         throw new CliError(`--tls-keylog: ${(err as Error).message}`);
       }

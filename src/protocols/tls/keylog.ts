@@ -49,9 +49,18 @@ export class TlsKeyLog {
 
   constructor(private readonly opts: { reloadIntervalMs?: number } = {}) {}
 
-  /** Reads a key log file and remembers it: a session not found later makes it read again if it grew. */
-  addFile(path: string): void {
-    const text = readFileSync(path, 'latin1');
+  /**
+   * Reads a key log file and remembers it: a session not found later makes it read again if it grew.
+   * `mayNotExistYet`: a missing file is watched for instead (a live capture's programs create it).
+   */
+  addFile(path: string, mayNotExistYet = false): void {
+    let text: string;
+    try {
+      text = readFileSync(path, 'latin1');
+    } catch (err) {
+      if (!mayNotExistYet || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      text = '';
+    }
     this.files.push({ path, size: Buffer.byteLength(text, 'latin1') });
     this.add(text);
   }
@@ -117,19 +126,27 @@ export class TlsKeyLog {
 }
 
 /** A key log made of these files; throws (one line) when one cannot be read or holds no session. */
-export function readKeyLogFiles(paths: readonly string[]): TlsKeyLog {
+export function readKeyLogFiles(paths: readonly string[], opts: { mayNotExistYet?: boolean } = {}): TlsKeyLog {
   const log = new TlsKeyLog();
   for (const path of paths) {
     const before = log.size;
     try {
-      log.addFile(path);
+      log.addFile(path, opts.mayNotExistYet);
     } catch (err) {
       throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     // An empty file is fine (a program about to write it during a live capture); other text is not.
-    if (log.size === before && statSync(path).size > 0) {
+    if (log.size === before && (statSizeOrZero(path) > 0)) {
       throw new Error(`${path} holds no TLS session secrets (NSS key log lines such as CLIENT_RANDOM or CLIENT_TRAFFIC_SECRET_0)`);
     }
   }
   return log;
+}
+
+function statSizeOrZero(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
 }
