@@ -27,6 +27,8 @@ export interface PipelineOptions {
   portHints?: ReadonlyMap<number, ProtocolName>;
   /** `--tls-keylog`: secrets of TLS sessions to decrypt and analyse. */
   tlsKeys?: TlsKeyLog;
+  /** Live capture: TLS secrets may be written after the capture saw the session begin (DispatcherOptions). */
+  waitForTlsSecrets?: boolean;
   /** Request-id header names, in order of preference (default X-Request-ID, X-Correlation-ID, Request-Id). */
   requestIdHeaders?: string[];
   /** `--names`: ip, ip:port or CIDR → service name. */
@@ -138,6 +140,7 @@ export class Pipeline {
             counters,
             portHints: opts.portHints,
             tlsKeys: opts.tlsKeys,
+            waitForTlsSecrets: opts.waitForTlsSecrets,
             emit: (x) => {
               opts.onExchange?.(x);
               this.correlator.add(x);

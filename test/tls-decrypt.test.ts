@@ -72,6 +72,19 @@ const call = (s: SpanRecord): string => {
 };
 const expected = (c: CurlCall): string => `${c.httpVersion === '2' ? 'http2' : 'http'} ${c.method} ${c.path} ${c.status}`;
 
+/** Each connection's payloads in capture order (by client port), to feed a dispatcher as the TCP layer would. */
+function connectionEvents(): Map<number, { dir: Direction; bytes: Uint8Array; ts: number }[]> {
+  const events = new Map<number, { dir: Direction; bytes: Uint8Array; ts: number }[]>();
+  for (const p of readPcapSimple(PCAP)) {
+    const t = tcpPayload(p.data);
+    if (!t || t.payload.length === 0) continue;
+    const dir: Direction = t.dstPort === 8443 ? 0 : 1;
+    const port = dir === 0 ? t.srcPort : t.dstPort;
+    events.set(port, [...(events.get(port) ?? []), { dir, bytes: t.payload.slice(), ts: p.ts }]);
+  }
+  return events;
+}
+
 function fakeFlow(id: number, clientPort: number): Flow {
   const stats = (): DirectionStats => ({ packets: 0, payloadBytes: 0, retransmittedBytes: 0, copies: 0, outOfOrderSegments: 0, gaps: 0, gapBytes: 0 });
   return {
@@ -329,16 +342,62 @@ describe('TLS decryption with logged secrets', () => {
     assert.match(bad.stderr, /--tls-keylog: README\.md holds no TLS session secrets/);
   });
 
-  it('property: cutting the TCP streams anywhere changes no exchange', () => {
-    // Each connection's payloads in capture order, fed to the dispatcher as the TCP layer would.
-    const events = new Map<number, { dir: Direction; bytes: Uint8Array; ts: number }[]>();
-    for (const p of readPcapSimple(PCAP)) {
-      const t = tcpPayload(p.data);
-      if (!t || t.payload.length === 0) continue;
-      const dir: Direction = t.dstPort === 8443 ? 0 : 1;
-      const port = dir === 0 ? t.srcPort : t.dstPort;
-      events.set(port, [...(events.get(port) ?? []), { dir, bytes: t.payload.slice(), ts: p.ts }]);
+  it('live: secrets the clients write after the capture saw their sessions begin are waited for', () => {
+    const events = connectionEvents();
+    const path = join(tmp, 'written-late.keys');
+    writeFileSync(path, '');
+    const keys = new TlsKeyLog({ reloadIntervalMs: 0 });
+    keys.addFile(path);
+    const out: string[] = [];
+    const unanalysed: string[] = [];
+    const dispatcher = new ProtocolDispatcher({
+      analyzers: createAnalyzers({}),
+      counters: new Counters(),
+      tlsKeys: keys,
+      waitForTlsSecrets: true,
+      emit: (x) => out.push(`${x.protocol} ${(x.request as HttpRequestInfo).method} ${(x.request as HttpRequestInfo).path} ${(x.response as HttpResponseInfo | null)?.status}`),
+      onUnanalysed: (c) => unanalysed.push(`${c.kind} ${c.reason}`),
+    });
+    const all = readFileSync(KEYS, 'latin1');
+    let id = 0;
+    for (const [port, list] of events) {
+      const handler = dispatcher.open(fakeFlow(++id, port));
+      const offsets = [0, 0];
+      list.forEach((e, n) => {
+        handler.data(e.dir, e.bytes, e.ts, offsets[e.dir]!);
+        offsets[e.dir]! += e.bytes.length;
+        // The client logs its secrets once it has the server's first flight: after the capture saw it.
+        if (n === 1) writeFileSync(path, all);
+      });
+      handler.close(list.at(-1)!.ts);
+      writeFileSync(path, '');
     }
+    assert.deepEqual(out, curl.map(expected));
+    assert.equal(unanalysed.length, 0);
+    // Never written: each session waits, then is reported as TLS not analysed, with why.
+    const empty = new TlsKeyLog({ reloadIntervalMs: 0 });
+    empty.addFile(path);
+    const never = new ProtocolDispatcher({
+      analyzers: createAnalyzers({}),
+      counters: new Counters(),
+      tlsKeys: empty,
+      waitForTlsSecrets: true,
+      emit: () => assert.fail('nothing can be read'),
+      onUnanalysed: (c) => unanalysed.push(`${c.kind} ${c.reason}`),
+    });
+    const [port, list] = [...events][0]!;
+    const handler = never.open(fakeFlow(1, port));
+    const offsets = [0, 0];
+    for (const e of list) {
+      handler.data(e.dir, e.bytes, e.ts, offsets[e.dir]!);
+      offsets[e.dir]! += e.bytes.length;
+    }
+    handler.close(list.at(-1)!.ts);
+    assert.deepEqual(unanalysed, ['tls the key log had no secrets for this session']);
+  });
+
+  it('property: cutting the TCP streams anywhere changes no exchange', () => {
+    const events = connectionEvents();
     const run = (cut: (n: number, length: number) => number[]): string[] => {
       const out: string[] = [];
       const dispatcher = new ProtocolDispatcher({

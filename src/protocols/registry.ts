@@ -20,6 +20,11 @@ export interface DispatcherOptions {
   onUnanalysed?(connection: UnanalysedConnection): void;
   /** Secrets of TLS sessions (`--tls-keylog`, pcapng Decryption Secrets Blocks): those sessions are decrypted and analysed. */
   tlsKeys?: TlsKeyLog;
+  /**
+   * Live capture: clients write a session's secrets after the capture saw its ClientHello, so every
+   * TLS session is followed while the key log files are read again (TlsSessionOptions.waitForSecrets).
+   */
+  waitForTlsSecrets?: boolean;
 }
 
 /** A connection left unanalysed, and what is known of it. */
@@ -122,7 +127,7 @@ export class ProtocolDispatcher implements StreamFactory {
         return inner;
       },
       startTls: (plaintext) => {
-        if ((this.opts.tlsKeys?.size ?? 0) > 0) return this.tlsSession(flow, connection, plaintext);
+        if ((this.opts.tlsKeys?.size ?? 0) > 0 || this.waitsForSecrets) return this.tlsSession(flow, connection, plaintext);
         this.unanalysed({ kind: 'tls', server: { ...flow.server }, serverName: null });
         return null;
       },
@@ -152,6 +157,15 @@ export class ProtocolDispatcher implements StreamFactory {
     return this.opts.tlsKeys;
   }
 
+  private get waitsForSecrets(): boolean {
+    return this.opts.waitForTlsSecrets === true && this.opts.tlsKeys?.followsFiles === true;
+  }
+
+  /** @internal Whether the session of this ClientHello random can be decrypted (its secrets are known, or may come). */
+  mayDecrypt(clientRandom: string): boolean {
+    return this.waitsForSecrets || this.opts.tlsKeys?.get(clientRandom) !== undefined;
+  }
+
   /** @internal The handler of a decrypted TLS connection's plaintext: detection again, without PROXY headers or TLS. */
   openPlaintext(flow: Flow, outer: DetectingHandler): DetectingHandler {
     const inner = new DetectingHandler(new PlaintextFlow(flow), this.candidatesFor(flow), this, 'tls-plaintext');
@@ -168,6 +182,7 @@ export class ProtocolDispatcher implements StreamFactory {
       keys: this.opts.tlsKeys!,
       counters: this.opts.counters,
       plaintext,
+      waitForSecrets: this.waitsForSecrets,
       onUndecryptable: (reason, serverName) => this.unanalysed({ kind: 'tls', server: { ...flow.server }, serverName, reason }),
     });
     connection.tls = session;
@@ -340,7 +355,7 @@ class DetectingHandler implements ProtocolHandler {
     if (tls.tls === 'yes') {
       // A ClientHello goes to the server; a ServerHello comes from it.
       const towardsServer = bytes[5] === 0x01 ? dir === 0 : dir === 1;
-      if (tls.clientRandom !== null && this.dispatcher.tlsKeys?.get(tls.clientRandom)) {
+      if (tls.clientRandom !== null && this.dispatcher.mayDecrypt(tls.clientRandom)) {
         return this.startHandler(!towardsServer, 'tls', (flow) => this.dispatcher.tlsSession(flow, this, this.dispatcher.openPlaintext(flow, this)));
       }
       if (tls.clientRandom !== null && (this.dispatcher.tlsKeys?.size ?? 0) > 0) this.dispatcher.counters.add('tls.sessions-without-keys');

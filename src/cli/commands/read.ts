@@ -143,7 +143,7 @@ export class AnalysisSession {
     readonly counters: Counters,
     private readonly names: Record<string, string>,
     private readonly protoDecoder: ProtoMessageDecoder | undefined,
-    live: boolean,
+    private readonly live: boolean,
     /** `--tls-keylog` files, and the key logs pcapng files carry as they are read. */
     readonly tlsKeys: TlsKeyLog,
   ) {
@@ -240,6 +240,7 @@ export class AnalysisSession {
       counters: this.counters,
       portHints,
       tlsKeys: this.tlsKeys,
+      waitForTlsSecrets: this.live,
       requestIdHeaders: f.requestIdHeader,
       names: this.names,
       lingerUs: linger * 1e6,

@@ -37,8 +37,8 @@ interface KeyLogFile {
   size: number;
 }
 
-/** Least time between two looks at the files for a session not found (ms), by default. */
-const RELOAD_INTERVAL_MS = 1000;
+/** Least time between two looks at the files for a session not found (ms), by default: a stat each. */
+const RELOAD_INTERVAL_MS = 100;
 
 export class TlsKeyLog {
   private readonly sessions = new Map<string, SessionSecrets>();
@@ -103,7 +103,7 @@ export class TlsKeyLog {
     return this.sessions.get(key);
   }
 
-  /** Files that grew since they were read are read again (at most once a second): the new lines are the new sessions. */
+  /** Files that grew since they were read are read again (at most every 100 ms): the new lines are the new sessions. */
   private reloadGrownFiles(): void {
     const now = Date.now();
     if (now - this.lastReload < (this.opts.reloadIntervalMs ?? RELOAD_INTERVAL_MS)) return;
@@ -122,6 +122,11 @@ export class TlsKeyLog {
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** Whether sessions may still arrive: it reads files that can grow. */
+  get followsFiles(): boolean {
+    return this.files.length > 0;
   }
 }
 

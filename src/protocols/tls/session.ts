@@ -24,6 +24,23 @@ export interface TlsSessionOptions {
   plaintext: ProtocolHandler;
   /** The session cannot be decrypted after all (no secrets, suite, version): its connection is reported as TLS not analysed. */
   onUndecryptable(reason: string, serverName: string | null): void;
+  /**
+   * Live capture: a client writes its secrets only once it has the ServerHello, after the capture saw
+   * it. The records that need them are held (up to MAX_HELD_BYTES, MAX_WAIT_US of packet time) while
+   * the key log is looked at again.
+   */
+  waitForSecrets?: boolean;
+}
+
+const MAX_HELD_BYTES = 1 << 20;
+const MAX_WAIT_US = 10_000_000;
+
+interface HeldRecord {
+  dir: Direction;
+  type: number;
+  header: Uint8Array;
+  body: Uint8Array;
+  ts: number;
 }
 
 const enum ContentType {
@@ -75,6 +92,11 @@ export class TlsSession implements ProtocolHandler {
   private clientRandom: Buffer | null = null;
   private serverName: string | null = null;
   private secrets: SessionSecrets | null = null;
+  /** From the ServerHello: what the keys are made for. */
+  private negotiated: { suite: CipherSuite; serverRandom: Buffer } | null = null;
+  /** Records held while the secrets are awaited (waitForSecrets), in arrival order. */
+  private held: HeldRecord[] | null = null;
+  private heldBytes = 0;
   info: TlsInfo | null = null;
 
   constructor(private readonly opts: TlsSessionOptions) {}
@@ -102,6 +124,7 @@ export class TlsSession implements ProtocolHandler {
   }
 
   close(ts: number): void {
+    if (this.held !== null) this.giveUp('the key log had no secrets for this session', 'tls.sessions-without-keys');
     this.opts.plaintext.close(ts);
   }
 
@@ -124,7 +147,21 @@ export class TlsSession implements ProtocolHandler {
       }
       if (p.length < HEADER + length) return;
       side.pending = p.subarray(HEADER + length);
-      this.record(dir, p[0]!, p.subarray(0, HEADER), p.subarray(HEADER, HEADER + length), ts);
+      const header = p.subarray(0, HEADER);
+      const body = p.subarray(HEADER, HEADER + length);
+      if (this.held !== null) this.hold({ dir, type: p[0]!, header, body, ts });
+      else this.record(dir, p[0]!, header, body, ts);
+    }
+  }
+
+  /** While the secrets are awaited: keep the record, and look for the secrets again. */
+  private hold(record: HeldRecord): void {
+    const held = this.held!;
+    held.push(record);
+    this.heldBytes += record.body.length + HEADER;
+    if (this.installKeys()) return;
+    if (this.heldBytes > MAX_HELD_BYTES || record.ts - held[0]!.ts > MAX_WAIT_US) {
+      this.giveUp('the key log had no secrets for this session in time', 'tls.sessions-without-keys');
     }
   }
 
@@ -233,11 +270,11 @@ export class TlsSession implements ProtocolHandler {
     this.clientRandom = Buffer.from(clientRandom, 'hex');
     this.serverName = serverName;
     this.secrets = this.opts.keys.get(clientRandom) ?? null;
-    if (this.secrets === null) this.giveUp('the key log has no secrets for this session', 'tls.sessions-without-keys');
+    if (this.secrets === null && !this.opts.waitForSecrets) this.giveUp('the key log has no secrets for this session', 'tls.sessions-without-keys');
   }
 
   private serverHello(hello: Buffer): void {
-    if (this.decided || this.secrets === null || hello.length < 38) return;
+    if (this.decided || this.clientRandom === null || hello.length < 38) return;
     const random = hello.subarray(2, 34);
     if (random.toString('hex') === HELLO_RETRY_RANDOM) return;
     let at = 34;
@@ -262,12 +299,24 @@ export class TlsSession implements ProtocolHandler {
     this.info = { version: this.tls13 ? 'TLS 1.3' : 'TLS 1.2', cipherSuite: suite?.name ?? hex, serverName: this.serverName };
     if (!suite) return this.giveUp(`cipher suite ${hex} is not one wirespan decrypts (AEAD suites only)`, 'tls.unsupported-cipher-suites');
     if (version !== TLS13 && version !== 0x0303) return this.giveUp(`version 0x${version.toString(16)} is not decrypted`, 'tls.unsupported-versions');
-    this.suite = suite;
-    const s = this.secrets;
+    this.negotiated = { suite, serverRandom: Buffer.from(random) };
+    if (!this.installKeys()) {
+      if (!this.opts.waitForSecrets) return this.giveUp(this.missing(), 'tls.sessions-without-keys');
+      this.held = [];
+    }
+  }
+
+  /** What the key log lacks for this session. */
+  private missing(): string {
+    return this.tls13 ? 'the key log lacks this TLS 1.3 session’s traffic secrets' : 'the key log lacks this session’s master secret (CLIENT_RANDOM)';
+  }
+
+  /** Keys from the secrets, once the ServerHello said what for; then the records held meanwhile. False while a secret is missing. */
+  private installKeys(): boolean {
+    const { suite, serverRandom } = this.negotiated!;
+    const s = this.secrets?.[this.tls13 ? 'serverTraffic0' : 'masterSecret'] ? this.secrets : this.opts.keys.get(this.clientRandom!.toString('hex'));
     if (this.tls13) {
-      if (!s.clientHandshake || !s.serverHandshake || !s.clientTraffic0 || !s.serverTraffic0) {
-        return this.giveUp('the key log lacks this TLS 1.3 session’s traffic secrets', 'tls.sessions-without-keys');
-      }
+      if (!s?.clientHandshake || !s.serverHandshake || !s.clientTraffic0 || !s.serverTraffic0) return false;
       const pairs: [Buffer, Buffer][] = [
         [s.clientHandshake, s.clientTraffic0],
         [s.serverHandshake, s.serverTraffic0],
@@ -280,15 +329,24 @@ export class TlsSession implements ProtocolHandler {
         side.firstTrafficSecret = traffic;
       });
     } else {
-      if (!s.masterSecret) return this.giveUp('the key log lacks this session’s master secret (CLIENT_RANDOM)', 'tls.sessions-without-keys');
-      const [client, server] = tls12Keys(suite, s.masterSecret, this.clientRandom!, Buffer.from(random));
+      if (!s?.masterSecret) return false;
+      const [client, server] = tls12Keys(suite, s.masterSecret, this.clientRandom!, serverRandom);
       this.sides[0].waitingKey = client;
       this.sides[1].waitingKey = server;
     }
+    this.suite = suite;
+    this.secrets = s;
     this.opts.counters.add(`tls.decrypted-sessions.${this.tls13 ? 'tls13' : 'tls12'}`);
+    const held = this.held;
+    this.held = null;
+    this.heldBytes = 0;
+    for (const r of held ?? []) if (!this.sides[r.dir].dead) this.record(r.dir, r.type, r.header, r.body, r.ts);
+    return true;
   }
 
   private giveUp(reason: string, counter: string): void {
+    this.held = null;
+    this.heldBytes = 0;
     this.opts.counters.add(counter);
     for (const side of this.sides) side.dead = true;
     this.opts.onUndecryptable(reason, this.serverName);
