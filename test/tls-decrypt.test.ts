@@ -1,5 +1,5 @@
 // TLS sessions decrypted with their logged secrets. tls-keylog.pcap is curl calling nginx over TLS 1.3
-// (each AEAD suite) and TLS 1.2 (AES-GCM, ChaCha20-Poly1305), HTTP/1.1 and HTTP/2, and openssl
+// (each AEAD suite) and TLS 1.2 (AES-GCM, ChaCha20-Poly1305, AES-CBC), HTTP/1.1 and HTTP/2, and openssl
 // s_client resuming TLS 1.2 and 1.3 sessions and sending a KeyUpdate, with the key log they wrote
 // (fixtures/tls/run.sh); tls-keylog.curl.tsv is what the clients said they did.
 import assert from 'node:assert/strict';
@@ -174,6 +174,11 @@ describe('TLS decryption with logged secrets', () => {
       'tls12-gcm128': 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
       'tls12-gcm256': 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
       'tls12-chacha': 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256',
+      // AES-CBC: encrypt-then-MAC (RFC 7366, what OpenSSL asks for and nginx grants), and the classic
+      // MAC-then-encrypt (s_client -no_etm).
+      'tls12-cbc-sha1': 'TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA',
+      'tls12-cbc-sha384': 'TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384',
+      'tls12-cbc-mte': 'TLS_RSA_WITH_AES_128_CBC_SHA256',
     };
     spans.forEach((s, i) => {
       const name = curl[i]!.name;

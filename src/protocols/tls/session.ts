@@ -57,6 +57,8 @@ const SERVER_HELLO = 2;
 const FINISHED = 20;
 const KEY_UPDATE = 24;
 const SUPPORTED_VERSIONS = 0x002b;
+/** RFC 7366: CBC records are MACed after encryption. */
+const ENCRYPT_THEN_MAC = 0x0016;
 const TLS13 = 0x0304;
 /** ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3). */
 const HELLO_RETRY_RANDOM = 'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c';
@@ -90,6 +92,7 @@ export class TlsSession implements ProtocolHandler {
   private tls13 = false;
   private decided = false;
   private clientRandom: Buffer | null = null;
+  private encryptThenMac = false;
   private serverName: string | null = null;
   private secrets: SessionSecrets | null = null;
   /** From the ServerHello: what the keys are made for. */
@@ -170,7 +173,7 @@ export class TlsSession implements ProtocolHandler {
     if (side.cipher === null) {
       if (type === ContentType.Handshake) return this.clearHandshake(dir, body);
       if (type === ContentType.ChangeCipherSpec && side.waitingKey !== null) {
-        side.cipher = new RecordCipher(this.suite!, side.waitingKey, false);
+        side.cipher = new RecordCipher(this.suite!, side.waitingKey, false, this.encryptThenMac);
         side.seq = 0;
         side.waitingKey = null;
         return;
@@ -289,6 +292,7 @@ export class TlsSession implements ProtocolHandler {
         const type = hello.readUInt16BE(at);
         const length = hello.readUInt16BE(at + 2);
         if (type === SUPPORTED_VERSIONS && length === 2) version = hello.readUInt16BE(at + 4);
+        else if (type === ENCRYPT_THEN_MAC) this.encryptThenMac = true;
         at += 4 + length;
       }
     }
@@ -297,7 +301,8 @@ export class TlsSession implements ProtocolHandler {
     const suite = cipherSuite(suiteId);
     const hex = `0x${suiteId.toString(16).padStart(4, '0')}`;
     this.info = { version: this.tls13 ? 'TLS 1.3' : 'TLS 1.2', cipherSuite: suite?.name ?? hex, serverName: this.serverName };
-    if (!suite) return this.giveUp(`cipher suite ${hex} is not one wirespan decrypts (AEAD suites only)`, 'tls.unsupported-cipher-suites');
+    if (!suite) return this.giveUp(`cipher suite ${hex} is not one wirespan decrypts (AEAD and AES-CBC suites)`, 'tls.unsupported-cipher-suites');
+    if (this.tls13 && suite.mac) return this.giveUp(`cipher suite ${hex} is not a TLS 1.3 suite`, 'tls.unsupported-cipher-suites');
     if (version !== TLS13 && version !== 0x0303) return this.giveUp(`version 0x${version.toString(16)} is not decrypted`, 'tls.unsupported-versions');
     this.negotiated = { suite, serverRandom: Buffer.from(random) };
     if (!this.installKeys()) {
