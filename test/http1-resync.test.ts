@@ -2,6 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Http1Analyzer } from '../src/protocols/http1/index.js';
 import type { HttpRequestInfo, HttpResponseInfo } from '../src/protocols/types.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Counters } from '../src/util/counters.js';
+import { analyzeFiles } from './lib/analyze-file.js';
+import { writePcap } from './lib/capture-writer.js';
+import { bytes, ethernet, ipv4, tcp } from './lib/frames.js';
 import { HandlerDriver, type DriverOptions } from './lib/handler-driver.js';
 
 const req = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: h\r\n\r\n`;
@@ -212,5 +219,52 @@ describe('http1 resynchronisation after gaps, errors and mid-connection starts',
     assert.deepEqual(rows(d), [{ path: '/y', status: 200, responseBody: 1, notes: [] }]);
     assert.equal(d.counters.get('http.invalid-content-length'), 1);
     assert.equal(d.counters.get('http.responses-to-lost-requests'), 1);
+  });
+});
+
+describe('answers to requests sent before the capture, pipelined ahead of the first one seen', () => {
+  /** Client 10.0.0.1:40000 → server 10.0.0.2:80, no handshake in the capture; `ack` as the server sent it. */
+  function capture(steps: { from: 'client' | 'server'; text: string; ack: number }[]): string {
+    const seq = { client: 5000, server: 9000 };
+    const packets = steps.map((s, i) => {
+      const client = s.from === 'client';
+      const payload = bytes(s.text);
+      const segment = tcp({ srcPort: client ? 40000 : 80, dstPort: client ? 80 : 40000, seq: seq[s.from], ack: s.ack, flags: 0x18, payload });
+      seq[s.from] += payload.length;
+      const frame = ethernet({ type: 0x0800, payload: ipv4({ src: client ? '10.0.0.1' : '10.0.0.2', dst: client ? '10.0.0.2' : '10.0.0.1', proto: 6, id: i + 1, payload: segment }) });
+      return { ts: 1_700_000_000_000_000 + i * 1000, data: frame };
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'wirespan-pipelined-'));
+    const file = join(dir, 'pipelined.pcap');
+    writeFileSync(file, writePcap(packets, { linkType: 1 }));
+    return file;
+  }
+
+  test('an answer sent before the server had the request seen (its ACK says so) is not that request\'s', async () => {
+    // Request A (bytes 4000..4999 of the client stream, before the capture) is answered after the
+    // capture began; request B, pipelined behind A, is the first the capture sees.
+    const file = capture([
+      { from: 'client', text: req('/b'), ack: 9000 },
+      { from: 'server', text: res('for-a', 201), ack: 5000 },
+      { from: 'server', text: res('for-b', 202), ack: 5000 + req('/b').length },
+    ]);
+    const counters = new Counters();
+    const { spans } = await analyzeFiles([file], { counters });
+    assert.deepEqual(
+      spans.map((s) => [(s.request as HttpRequestInfo).path, (s.response as HttpResponseInfo).status]),
+      [['/b', 202]],
+    );
+    assert.equal(counters.get('http.responses-to-unseen-requests'), 1);
+  });
+
+  test('an answer that acknowledges the request is paired with it, as always', async () => {
+    const file = capture([
+      { from: 'client', text: req('/b'), ack: 9000 },
+      { from: 'server', text: res('for-b', 202), ack: 5000 + req('/b').length },
+    ]);
+    const counters = new Counters();
+    const { spans } = await analyzeFiles([file], { counters });
+    assert.deepEqual(spans.map((s) => (s.response as HttpResponseInfo).status), [202]);
+    assert.equal(counters.get('http.responses-to-unseen-requests'), 0);
   });
 });

@@ -1,4 +1,4 @@
-import type { DirectionStats, EndReason, Endpoint, Flow } from '../tcp/types.js';
+import type { Direction, DirectionStats, EndReason, Endpoint, Flow } from '../tcp/types.js';
 
 /** A flow as one analyzer sees it: the TCP layer's flow, with what the view changes overridden. Roles are fixed. */
 export class FlowView implements Flow {
@@ -32,6 +32,9 @@ export class FlowView implements Flow {
   }
   get dialedServer(): Endpoint | null | undefined {
     return this.inner.dialedServer;
+  }
+  acknowledgedOffset(dir: Direction): number | null {
+    return this.inner.acknowledgedOffset?.(dir) ?? null;
   }
   get canSwapRoles(): boolean {
     return false;

@@ -1,4 +1,4 @@
-import type { DirectionStats, EndReason, Endpoint } from '../tcp/types.js';
+import type { Direction, DirectionStats, EndReason, Endpoint } from '../tcp/types.js';
 import { FlowView } from './flow-view.js';
 
 /** A flow seen with its roles reversed: what an analyzer gets when they were proven wrong too late to swap. */
@@ -17,6 +17,9 @@ export class ReversedFlow extends FlowView {
   }
   override get ended(): [EndReason | null, EndReason | null] {
     return swapped(this.inner.ended);
+  }
+  override acknowledgedOffset(dir: Direction): number | null {
+    return this.inner.acknowledgedOffset?.(dir === 0 ? 1 : 0) ?? null;
   }
   /** The address dialed names the TCP layer's server, which is not this view's. */
   override get dialedServer(): undefined {

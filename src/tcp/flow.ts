@@ -133,6 +133,10 @@ export class TcpFlow implements Flow, HalfStreamSink {
     this.swapInternal();
   }
 
+  acknowledgedOffset(dir: Direction): number | null {
+    return this.halves[dir].acknowledged;
+  }
+
   directionOf(s: TcpSegment): Direction {
     return s.srcPort === this.clientEndpoint.port && s.src === this.clientEndpoint.ip ? 0 : 1;
   }

@@ -58,6 +58,8 @@ export class HalfStream {
   ended: EndReason | null = null;
   /** Highest stream offset of this direction that the peer acknowledged. */
   private peerAcked = 0;
+  /** An acknowledgment of this direction's bytes was seen since its base was known. */
+  private ackSeen = false;
   private readonly buffer: BufferedPiece[] = [];
   bufferedBytes = 0;
   private readonly maxPieces: number;
@@ -102,7 +104,13 @@ export class HalfStream {
   peerAck(ack: number): void {
     if (this.base === null) return;
     const offset = this.offsetOf(ack);
+    this.ackSeen = true;
     if (offset > this.peerAcked) this.peerAcked = offset;
+  }
+
+  /** Highest offset the peer acknowledged, null before any acknowledgment of this direction's bytes. */
+  get acknowledged(): number | null {
+    return this.ackSeen ? this.peerAcked : null;
   }
 
   /** Payload (and FIN flag) of one segment whose first payload byte has sequence `dataSeq`. */

@@ -65,6 +65,12 @@ export interface Flow {
    * destination NAT (`server` is then the address that answered); else null.
    */
   readonly dialedServer?: Endpoint | null;
+  /**
+   * The stream offset of direction `dir` that the other side has acknowledged so far (its highest ACK),
+   * null before either is known. A parser can tell from it that an answer was sent before a request
+   * had arrived: then it answers an earlier one. Optional for flows made by library users.
+   */
+  acknowledgedOffset?(dir: Direction): number | null;
   /** Whether swapRoles is still allowed (no data delivered to the handler yet). */
   readonly canSwapRoles: boolean;
   /**

@@ -284,7 +284,12 @@ export class Http1Connection implements ProtocolHandler, ReaderSink {
     const interim = status >= 100 && status < 200 && status !== 101;
     // No request awaits, but one's head is unfinished: answered, the rest of that head is not coming.
     if (this.awaitingResponse.length === 0) this.readers[0].cutUnfinishedHead();
-    const awaited: PendingExchange | null | undefined = this.awaitingResponse[0];
+    let awaited: PendingExchange | null | undefined = this.awaitingResponse[0];
+    if (awaited && this.sentBeforeArrival(awaited)) {
+      // It answers a request from before the capture (or lost): pipelined ahead of the one awaited.
+      awaited = undefined;
+      this.ctx.counters.add('http.responses-to-unseen-requests');
+    }
     const x = awaited ?? null;
     this.responseTarget = x;
     this.responseIsFinal = !interim;
@@ -320,6 +325,17 @@ export class Http1Connection implements ProtocolHandler, ReaderSink {
       return { body: length > 0 ? 'sized' : 'none', length, then: 'next' };
     }
     return { body: 'until-close', length: 0, then: 'next' };
+  }
+
+  /**
+   * The response beginning now was sent before the server had any byte of `x` (its acknowledgments
+   * stop short of `x`'s first byte): it cannot be `x`'s answer. Seen when a capture starts, or a gap
+   * falls, inside a pipelined burst: the answers to the requests before it come first.
+   */
+  private sentBeforeArrival(x: PendingExchange): boolean {
+    if (x.requestOffset === null) return false;
+    const acknowledged = this.ctx.flow.acknowledgedOffset?.(0) ?? null;
+    return acknowledged !== null && acknowledged <= x.requestOffset;
   }
 
   private responseEnded(x: PendingExchange, message: MessageProgress, cause: LossCause | null): void {

@@ -14,6 +14,8 @@ export class PendingExchange {
   readonly notes: string[] = [];
   readonly startUs: number;
   readonly requestSeq: number | null;
+  /** Stream offset of the request's first byte, null when unknown (after a gap). */
+  readonly requestOffset: number | null;
   requestEndUs: number;
   requestBytes = 0;
   /** The request body's first bytes (Exchange.requestBodyHead); never written out. */
@@ -53,6 +55,7 @@ export class PendingExchange {
     this.responseHeaders = new HeaderCollector(limits);
     this.startUs = message.startTs;
     this.requestEndUs = message.lastTs;
+    this.requestOffset = message.streamOffset;
     this.requestSeq =
       baseSeq === null || message.streamOffset === null ? null : (baseSeq + message.streamOffset) >>> 0;
   }
