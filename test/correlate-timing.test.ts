@@ -574,11 +574,12 @@ describe('a proxy forwarding two requests out of their arrival order', () => {
 describe('one request id on consecutive requests (a retry, a static header)', () => {
   it('a call is the child of the request that holds it, not of the next one starting within the clock tolerance', () => {
     const id = 'req-same';
-    const into = (connectionId: number, start: number, end: number, path: string): Exchange =>
+    /** An HTTP exchange carrying the id, µs after T0; into the service, or from it to 10.0.0.9. */
+    const exchange = (connectionId: number, start: number, end: number, path: string, fromService = false): Exchange =>
       exchangeOf({
         connectionId,
-        client: { ip: FRONT, port: 40000 + connectionId },
-        server: { ip: SERVICE, port: 8080 },
+        client: { ip: fromService ? SERVICE : FRONT, port: 40000 + connectionId },
+        server: fromService ? { ip: '10.0.0.9', port: 80 } : { ip: SERVICE, port: 8080 },
         startUs: T0 + start,
         requestEndUs: T0 + start + 10,
         responseStartUs: T0 + end - 10,
@@ -586,18 +587,8 @@ describe('one request id on consecutive requests (a retry, a static header)', ()
         request: { method: 'GET', path, host: null, version: '1.1', bodyBytes: 0 },
         requestHeaders: [['x-request-id', id]],
       });
-    const call = (connectionId: number, start: number, end: number, path: string): Exchange =>
-      exchangeOf({
-        connectionId,
-        client: { ip: SERVICE, port: 50000 + connectionId },
-        server: { ip: '10.0.0.9', port: 80 },
-        startUs: T0 + start,
-        requestEndUs: T0 + start + 10,
-        responseStartUs: T0 + end - 10,
-        endUs: T0 + end,
-        request: { method: 'GET', path, host: null, version: '1.1', bodyBytes: 0 },
-        requestHeaders: [['x-request-id', id]],
-      });
+    const into = (connectionId: number, start: number, end: number, path: string): Exchange => exchange(connectionId, start, end, path);
+    const call = (connectionId: number, start: number, end: number, path: string): Exchange => exchange(connectionId, start, end, path, true);
     // The second request starts 300 µs after the first one's call ended: within the 1 ms tolerance.
     const { spans } = correlateAll([
       into(1, 0, 800, '/first'),

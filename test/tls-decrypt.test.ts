@@ -43,13 +43,16 @@ interface CurlCall {
   httpVersion: string;
   status: number;
 }
-const curl: CurlCall[] = readFileSync('fixtures/tls-keylog.curl.tsv', 'utf8')
-  .trim()
-  .split('\n')
-  .map((line) => {
-    const [name, method, url, httpVersion, status] = line.split('\t');
-    return { name: name!, method: method!, path: new URL(url!).pathname + new URL(url!).search, httpVersion: httpVersion!, status: Number(status) };
-  });
+/** What the clients reported, one request a line: case, method, url, HTTP version, status. */
+const readCalls = (path: string): CurlCall[] =>
+  readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [name, method, url, httpVersion, status] = line.split('\t');
+      return { name: name!, method: method!, path: new URL(url!).pathname + new URL(url!).search, httpVersion: httpVersion!, status: Number(status) };
+    });
+const curl = readCalls('fixtures/tls-keylog.curl.tsv');
 
 const keyLog = (text = readFileSync(KEYS, 'latin1')): TlsKeyLog => {
   const log = new TlsKeyLog();
@@ -268,13 +271,7 @@ describe('TLS decryption with logged secrets', () => {
   });
 
   it('HTTPS through a forward proxy (CONNECT): the requests inside each tunnel, under their proxy hop', async () => {
-    const proxied: CurlCall[] = readFileSync('fixtures/https-proxy.curl.tsv', 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => {
-        const [name, method, url, httpVersion, status] = line.split('\t');
-        return { name: name!, method: method!, path: new URL(url!).pathname + new URL(url!).search, httpVersion: httpVersion!, status: Number(status) };
-      });
+    const proxied = readCalls('fixtures/https-proxy.curl.tsv');
     const { spans, counters } = await decrypt('fixtures/https-proxy.pcap', keyLog(readFileSync('fixtures/https-proxy.keys', 'latin1')));
     const leg = (port: number): SpanRecord[] => spans.filter((s) => s.server.port === port && (s.request as HttpRequestInfo).method !== 'CONNECT');
     const connects = spans.filter((s) => (s.request as HttpRequestInfo).method === 'CONNECT');

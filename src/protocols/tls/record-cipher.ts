@@ -29,17 +29,7 @@ export class RecordCipher {
     if (body.length < start + TAG_LENGTH) return null;
     const nonce = explicit ? Buffer.concat([this.key.iv, body.subarray(0, EXPLICIT_NONCE_LENGTH)]) : xorSequence(this.key.iv, seq);
     const ciphertext = body.subarray(start, body.length - TAG_LENGTH);
-    let aad: Uint8Array;
-    if (this.tls13) aad = header;
-    else {
-      const a = Buffer.alloc(13);
-      writeSequence(a, seq);
-      a[8] = type;
-      a[9] = header[1]!;
-      a[10] = header[2]!;
-      a.writeUInt16BE(ciphertext.length, 11);
-      aad = a;
-    }
+    const aad = this.tls13 ? header : tls12Additional(seq, type, header, ciphertext.length);
     try {
       const decipher = createDecipheriv(this.suite.cipher as 'aes-128-gcm', this.key.key, nonce, { authTagLength: TAG_LENGTH }) as DecipherGCM;
       decipher.setAAD(aad, { plaintextLength: ciphertext.length });
@@ -77,15 +67,21 @@ export class RecordCipher {
 
   /** HMAC(seq ‖ type ‖ version ‖ length ‖ data) against the record's MAC. */
   private macMatches(seq: number, type: number, header: Uint8Array, data: Uint8Array, expected: Uint8Array): boolean {
-    const prefix = Buffer.alloc(13);
-    writeSequence(prefix, seq);
-    prefix[8] = type;
-    prefix[9] = header[1]!;
-    prefix[10] = header[2]!;
-    prefix.writeUInt16BE(data.length, 11);
+    const prefix = tls12Additional(seq, type, header, data.length);
     const actual = createHmac(this.suite.mac!.hash, this.key.macKey!).update(prefix).update(data).digest();
     return actual.length === expected.length && timingSafeEqual(actual, expected);
   }
+}
+
+/** TLS 1.2's seq_num ‖ type ‖ version ‖ length: the AEAD additional data, and what a record MAC covers before the data. */
+function tls12Additional(seq: number, type: number, header: Uint8Array, length: number): Buffer {
+  const out = Buffer.alloc(13);
+  writeSequence(out, seq);
+  out[8] = type;
+  out[9] = header[1]!;
+  out[10] = header[2]!;
+  out.writeUInt16BE(length, 11);
+  return out;
 }
 
 function writeSequence(out: Buffer, seq: number): void {
