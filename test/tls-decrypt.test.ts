@@ -237,6 +237,19 @@ describe('TLS decryption with logged secrets', () => {
     assert.equal(counters.get('capture.decryption-secrets-blocks'), 1);
   });
 
+  it('TLS 1.3 with only the application secrets logged: the handshake is passed over, the requests read', async () => {
+    const appOnly = readFileSync(KEYS, 'latin1').split('\n').filter((line) => !line.includes('HANDSHAKE_TRAFFIC_SECRET')).join('\n');
+    const { spans, counters } = await decrypt(PCAP, keyLog(appOnly));
+    assert.deepEqual(spans.map(call), curl.map(expected));
+    assert.ok(counters.get('tls.handshake-records-unread') > 0);
+    // A wrong application secret: nothing opens; past a handshake's worth of records, the session fails.
+    const wrong = appOnly.replace(/^(CLIENT_TRAFFIC_SECRET_0 \S+ )([0-9a-f])/gm, (_, head: string, c: string) => head + (c === '0' ? '1' : '0'));
+    const broken = await decrypt(PCAP, keyLog(wrong));
+    assert.ok(broken.counters.get('tls.decrypt-failures') > 0);
+    // The servers' records still open: HTTP/2 reports their answers, without the requests.
+    assert.ok(broken.spans.every((s) => s.tls?.version !== 'TLS 1.3' || (s.request as HttpRequestInfo).path === '<unknown>'));
+  });
+
   it('a session whose secrets are not in the key log stays TLS, not analysed; the others are decrypted', async () => {
     const text = readFileSync(KEYS, 'latin1');
     const firstRandom = /^[A-Z_0-9]+ ([0-9a-f]{64}) /m.exec(text)![1]!;

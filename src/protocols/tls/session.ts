@@ -33,6 +33,8 @@ export interface TlsSessionOptions {
 }
 
 const MAX_HELD_BYTES = 1 << 20;
+/** A TLS 1.3 handshake flight takes a few records (a long certificate chain, a handful more): past this, the key is wrong. */
+const MAX_UNREAD_HANDSHAKE_RECORDS = 16;
 const MAX_WAIT_US = 10_000_000;
 
 interface HeldRecord {
@@ -80,6 +82,9 @@ class Side {
   /** TLS 1.3: the application traffic secret that follows the handshake keys. */
   firstTrafficSecret: Buffer | null = null;
   inHandshakeEpoch = false;
+  /** TLS 1.3 without handshake secrets: records that do not open are the handshake's, until one does. */
+  handshakeUnreadable = false;
+  unreadRecords = 0;
   /** Bytes lost by gaps since the record boundary was lost (-1 unknown); null while in step. */
   lostSince: number | null = null;
   scanned = 0;
@@ -128,6 +133,12 @@ export class TlsSession implements ProtocolHandler {
 
   close(ts: number): void {
     if (this.held !== null) this.giveUp('the key log had no secrets for this session', 'tls.sessions-without-keys');
+    // Only application secrets were logged and not one record of a side opened under them: wrong secrets.
+    const unopened = this.sides.filter((side) => side.handshakeUnreadable && side.unreadRecords > 0 && !side.dead);
+    if (unopened.length > 0) {
+      this.opts.counters.add('tls.decrypt-failures', unopened.length);
+      this.opts.onUndecryptable('no record opened under the logged application secrets', this.serverName);
+    }
     this.opts.plaintext.close(ts);
   }
 
@@ -187,10 +198,14 @@ export class TlsSession implements ProtocolHandler {
     }
     if (this.tls13 && type === ContentType.ChangeCipherSpec) return; // middlebox compatibility (RFC 8446 §D.4)
     const plain = this.open(dir, type, header, body);
+    if (plain === null && side.handshakeUnreadable && ++side.unreadRecords <= MAX_UNREAD_HANDSHAKE_RECORDS) {
+      return this.opts.counters.add('tls.handshake-records-unread');
+    }
     if (plain === null) {
       this.opts.counters.add('tls.decrypt-failures');
       return this.abandon(dir, ts);
     }
+    side.handshakeUnreadable = false;
     this.opts.counters.add('tls.records-decrypted');
     let content = plain;
     let innerType = type;
@@ -313,7 +328,7 @@ export class TlsSession implements ProtocolHandler {
 
   /** What the key log lacks for this session. */
   private missing(): string {
-    return this.tls13 ? 'the key log lacks this TLS 1.3 session’s traffic secrets' : 'the key log lacks this session’s master secret (CLIENT_RANDOM)';
+    return this.tls13 ? 'the key log lacks this TLS 1.3 session’s application traffic secrets' : 'the key log lacks this session’s master secret (CLIENT_RANDOM)';
   }
 
   /** Keys from the secrets, once the ServerHello said what for; then the records held meanwhile. False while a secret is missing. */
@@ -321,17 +336,25 @@ export class TlsSession implements ProtocolHandler {
     const { suite, serverRandom } = this.negotiated!;
     const s = this.secrets?.[this.tls13 ? 'serverTraffic0' : 'masterSecret'] ? this.secrets : this.opts.keys.get(this.clientRandom!.toString('hex'));
     if (this.tls13) {
-      if (!s?.clientHandshake || !s.serverHandshake || !s.clientTraffic0 || !s.serverTraffic0) return false;
-      const pairs: [Buffer, Buffer][] = [
+      if (!s?.clientTraffic0 || !s.serverTraffic0) return false;
+      const pairs: [Buffer | undefined, Buffer][] = [
         [s.clientHandshake, s.clientTraffic0],
         [s.serverHandshake, s.serverTraffic0],
       ];
       pairs.forEach(([handshake, traffic], i) => {
         const side = this.sides[i as Direction];
-        side.cipher = new RecordCipher(suite, tls13Key(suite, handshake), true);
         side.seq = 0;
-        side.inHandshakeEpoch = true;
         side.firstTrafficSecret = traffic;
+        if (handshake) {
+          side.cipher = new RecordCipher(suite, tls13Key(suite, handshake), true);
+          side.inHandshakeEpoch = true;
+        } else {
+          // Only the application secrets were logged: the handshake's records cannot be read and are
+          // passed over until the first record that opens under the application key.
+          side.cipher = new RecordCipher(suite, tls13Key(suite, traffic), true);
+          side.trafficSecret = traffic;
+          side.handshakeUnreadable = true;
+        }
       });
     } else {
       if (!s?.masterSecret) return false;
