@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import type { SpanRecord } from '../src/correlate/types.js';
 import { exchangeToSpans } from '../src/export/otlp/transform.js';
 import { createAnalyzers } from '../src/protocols/index.js';
+import { readServerHello } from '../src/protocols/tls/detect.js';
 import { ProtocolDispatcher } from '../src/protocols/registry.js';
 import { cipherSuite, tls13Key } from '../src/protocols/tls/keys.js';
 import type { Direction, DirectionStats, Flow } from '../src/tcp/types.js';
@@ -157,6 +158,20 @@ describe('TLS decryption with logged secrets', () => {
     const live = readKeyLogFiles([later], { mayNotExistYet: true });
     writeFileSync(later, line('03'.repeat(32)));
     assert.ok(live.get('03'.repeat(32))?.masterSecret);
+  });
+
+  it('ServerHello: the version from supported_versions, encrypt-then-MAC, a HelloRetryRequest told apart', () => {
+    const hello = (random: Buffer, extensions: number[][]): Buffer => {
+      const ext = Buffer.concat(extensions.map(([type, ...body]) => Buffer.from([type! >> 8, type! & 0xff, 0, body.length, ...body])));
+      return Buffer.concat([Buffer.from([3, 3]), random, Buffer.from([0, 0x13, 0x02, 0]), Buffer.from([ext.length >> 8, ext.length & 0xff]), ext]);
+    };
+    const random = Buffer.alloc(32, 7);
+    assert.deepEqual(readServerHello(hello(random, [[0x002b, 3, 4]])), { random, suiteId: 0x1302, version: 0x0304, encryptThenMac: false, helloRetryRequest: false });
+    assert.equal(readServerHello(hello(random, [[0x0016]]))?.encryptThenMac, true);
+    assert.equal(readServerHello(hello(random, []))?.version, 0x0303);
+    const retry = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
+    assert.equal(readServerHello(hello(retry, [[0x002b, 3, 4]]))?.helloRetryRequest, true);
+    assert.equal(readServerHello(Buffer.alloc(20)), null);
   });
 
   it('TLS 1.3 traffic keys: RFC 8448 §3 server handshake key and IV', () => {
@@ -381,8 +396,10 @@ describe('TLS decryption with logged secrets', () => {
       list.forEach((e, n) => {
         handler.data(e.dir, e.bytes, e.ts, offsets[e.dir]!);
         offsets[e.dir]! += e.bytes.length;
-        // The client logs its secrets once it has the server's first flight: after the capture saw it.
-        if (n === 1) writeFileSync(path, all);
+        // The client logs its secrets once it has the server's first flight, after the capture saw it,
+        // and over its handshake: the handshake secrets first, the application ones a moment later.
+        if (n === 1) writeFileSync(path, all.split('\n').filter((line) => !line.includes('TRAFFIC_SECRET_0')).join('\n'));
+        if (n === 2) writeFileSync(path, all);
       });
       handler.close(list.at(-1)!.ts);
       writeFileSync(path, '');

@@ -1,7 +1,7 @@
 /**
  * Recognises TLS on the first bytes of a connection, so that encrypted traffic is reported as such
- * (with the server name the client asked for) instead of as an unknown protocol. Nothing in it is
- * decrypted or analysed further.
+ * (with the server name the client asked for) instead of as an unknown protocol; and reads the two
+ * hellos a decrypting session needs (the client's random, the server's choices).
  */
 
 const HANDSHAKE = 0x16;
@@ -81,6 +81,48 @@ function join(parts: Uint8Array[], total: number): Uint8Array {
 export function readClientHello(hello: Uint8Array): { clientRandom: string | null; serverName: string | null } {
   const clientRandom = hello.length >= 2 + RANDOM_LENGTH ? Buffer.from(hello.subarray(2, 2 + RANDOM_LENGTH)).toString('hex') : null;
   return { clientRandom, serverName: serverNameOf(hello) };
+}
+
+/** ServerHello extensions read: the version chosen (TLS 1.3 says it there) and encrypt-then-MAC. */
+const SUPPORTED_VERSIONS = 0x002b;
+/** RFC 7366: CBC records are MACed after encryption. */
+const ENCRYPT_THEN_MAC = 0x0016;
+/** ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3). */
+const HELLO_RETRY_RANDOM = 'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c';
+
+export interface ServerHello {
+  random: Buffer;
+  suiteId: number;
+  /** The version chosen: supported_versions' when present (TLS 1.3), else legacy_version. */
+  version: number;
+  encryptThenMac: boolean;
+  /** A HelloRetryRequest (same message type): the real ServerHello follows. */
+  helloRetryRequest: boolean;
+}
+
+/** A ServerHello body (after its 4-byte handshake header), null when too short to hold one. */
+export function readServerHello(hello: Uint8Array): ServerHello | null {
+  if (hello.length < 38) return null;
+  const view = Buffer.from(hello.buffer, hello.byteOffset, hello.byteLength);
+  const random = Buffer.from(view.subarray(2, 2 + RANDOM_LENGTH));
+  let at = 2 + RANDOM_LENGTH;
+  at += 1 + view[at]!; // session id
+  if (at + 3 > view.length) return null;
+  const suiteId = view.readUInt16BE(at);
+  at += 3; // cipher suite, compression method
+  let version = view.readUInt16BE(0);
+  let encryptThenMac = false;
+  if (at + 2 <= view.length) {
+    const end = Math.min(view.length, at + 2 + view.readUInt16BE(at));
+    for (at += 2; at + 4 <= end; ) {
+      const type = view.readUInt16BE(at);
+      const length = view.readUInt16BE(at + 2);
+      if (type === SUPPORTED_VERSIONS && length === 2 && at + 6 <= end) version = view.readUInt16BE(at + 4);
+      else if (type === ENCRYPT_THEN_MAC) encryptThenMac = true;
+      at += 4 + length;
+    }
+  }
+  return { random, suiteId, version, encryptThenMac, helloRetryRequest: random.toString('hex') === HELLO_RETRY_RANDOM };
 }
 
 /** The host_name of the server_name extension (RFC 6066 §3) of a ClientHello body. */

@@ -94,13 +94,18 @@ export class TlsKeyLog {
     return true;
   }
 
-  /** The secrets logged for the session whose ClientHello random is `clientRandom` (hex). */
-  get(clientRandom: string): SessionSecrets | undefined {
+  /**
+   * The secrets logged for the session whose ClientHello random is `clientRandom` (hex). With
+   * `complete`, only once it holds what that asks (a client logs a session's secrets over its
+   * handshake, not at once); the files are read again if they grew, at most every reload interval.
+   */
+  get(clientRandom: string, complete: (s: SessionSecrets) => boolean = () => true): SessionSecrets | undefined {
     const key = clientRandom.toLowerCase();
     const found = this.sessions.get(key);
-    if (found || this.files.length === 0) return found;
+    if ((found && complete(found)) || this.files.length === 0) return found && complete(found) ? found : undefined;
     this.reloadGrownFiles();
-    return this.sessions.get(key);
+    const again = this.sessions.get(key);
+    return again && complete(again) ? again : undefined;
   }
 
   /** Files that grew since they were read are read again (at most every 100 ms): the new lines are the new sessions. */

@@ -11,7 +11,7 @@
 import type { Direction, EndReason } from '../../tcp/types.js';
 import type { Counters } from '../../util/counters.js';
 import type { ProtocolHandler, TlsInfo } from '../types.js';
-import { readClientHello } from './detect.js';
+import { readClientHello, readServerHello } from './detect.js';
 import type { SessionSecrets, TlsKeyLog } from './keylog.js';
 import { cipherSuite, nextTrafficSecret, tls12Keys, tls13Key, type CipherSuite, type RecordKey } from './keys.js';
 import { RecordCipher } from './record-cipher.js';
@@ -58,12 +58,7 @@ const CLIENT_HELLO = 1;
 const SERVER_HELLO = 2;
 const FINISHED = 20;
 const KEY_UPDATE = 24;
-const SUPPORTED_VERSIONS = 0x002b;
-/** RFC 7366: CBC records are MACed after encryption. */
-const ENCRYPT_THEN_MAC = 0x0016;
 const TLS13 = 0x0304;
-/** ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3). */
-const HELLO_RETRY_RANDOM = 'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c';
 /** After a gap: the most sequence numbers tried at one candidate record, and bytes scanned for one. */
 const MAX_SKIPPED_RECORDS = 4096;
 const MAX_RESYNC_SCAN = 256 * 1024;
@@ -99,7 +94,6 @@ export class TlsSession implements ProtocolHandler {
   private clientRandom: Buffer | null = null;
   private encryptThenMac = false;
   private serverName: string | null = null;
-  private secrets: SessionSecrets | null = null;
   /** From the ServerHello: what the keys are made for. */
   private negotiated: { suite: CipherSuite; serverRandom: Buffer } | null = null;
   /** Records held while the secrets are awaited (waitForSecrets), in arrival order. */
@@ -287,30 +281,17 @@ export class TlsSession implements ProtocolHandler {
     if (clientRandom === null) return;
     this.clientRandom = Buffer.from(clientRandom, 'hex');
     this.serverName = serverName;
-    this.secrets = this.opts.keys.get(clientRandom) ?? null;
-    if (this.secrets === null && !this.opts.waitForSecrets) this.giveUp('the key log has no secrets for this session', 'tls.sessions-without-keys');
+    if (!this.opts.waitForSecrets && this.opts.keys.get(clientRandom) === undefined) {
+      this.giveUp('the key log has no secrets for this session', 'tls.sessions-without-keys');
+    }
   }
 
   private serverHello(hello: Buffer): void {
-    if (this.decided || this.clientRandom === null || hello.length < 38) return;
-    const random = hello.subarray(2, 34);
-    if (random.toString('hex') === HELLO_RETRY_RANDOM) return;
-    let at = 34;
-    at += 1 + hello[at]!; // session id
-    if (at + 3 > hello.length) return;
-    const suiteId = hello.readUInt16BE(at);
-    at += 3; // suite, compression
-    let version = hello.readUInt16BE(0);
-    if (at + 2 <= hello.length) {
-      const end = Math.min(hello.length, at + 2 + hello.readUInt16BE(at));
-      for (at += 2; at + 4 <= end; ) {
-        const type = hello.readUInt16BE(at);
-        const length = hello.readUInt16BE(at + 2);
-        if (type === SUPPORTED_VERSIONS && length === 2) version = hello.readUInt16BE(at + 4);
-        else if (type === ENCRYPT_THEN_MAC) this.encryptThenMac = true;
-        at += 4 + length;
-      }
-    }
+    if (this.decided || this.clientRandom === null) return;
+    const parsed = readServerHello(hello);
+    if (parsed === null || parsed.helloRetryRequest) return;
+    const { random, suiteId, version } = parsed;
+    this.encryptThenMac = parsed.encryptThenMac;
     this.decided = true;
     this.tls13 = version === TLS13;
     const suite = cipherSuite(suiteId);
@@ -319,7 +300,7 @@ export class TlsSession implements ProtocolHandler {
     if (!suite) return this.giveUp(`cipher suite ${hex} is not one wirespan decrypts (AEAD and AES-CBC suites)`, 'tls.unsupported-cipher-suites');
     if (this.tls13 && suite.mac) return this.giveUp(`cipher suite ${hex} is not a TLS 1.3 suite`, 'tls.unsupported-cipher-suites');
     if (version !== TLS13 && version !== 0x0303) return this.giveUp(`version 0x${version.toString(16)} is not decrypted`, 'tls.unsupported-versions');
-    this.negotiated = { suite, serverRandom: Buffer.from(random) };
+    this.negotiated = { suite, serverRandom: random };
     if (!this.installKeys()) {
       if (!this.opts.waitForSecrets) return this.giveUp(this.missing(), 'tls.sessions-without-keys');
       this.held = [];
@@ -334,9 +315,12 @@ export class TlsSession implements ProtocolHandler {
   /** Keys from the secrets, once the ServerHello said what for; then the records held meanwhile. False while a secret is missing. */
   private installKeys(): boolean {
     const { suite, serverRandom } = this.negotiated!;
-    const s = this.secrets?.[this.tls13 ? 'serverTraffic0' : 'masterSecret'] ? this.secrets : this.opts.keys.get(this.clientRandom!.toString('hex'));
+    const complete = (secrets: SessionSecrets): boolean =>
+      this.tls13 ? secrets.clientTraffic0 !== undefined && secrets.serverTraffic0 !== undefined : secrets.masterSecret !== undefined;
+    const s = this.opts.keys.get(this.clientRandom!.toString('hex'), complete);
+    if (!s) return false;
     if (this.tls13) {
-      if (!s?.clientTraffic0 || !s.serverTraffic0) return false;
+      if (!s.clientTraffic0 || !s.serverTraffic0) return false;
       const pairs: [Buffer | undefined, Buffer][] = [
         [s.clientHandshake, s.clientTraffic0],
         [s.serverHandshake, s.serverTraffic0],
@@ -357,13 +341,12 @@ export class TlsSession implements ProtocolHandler {
         }
       });
     } else {
-      if (!s?.masterSecret) return false;
+      if (!s.masterSecret) return false;
       const [client, server] = tls12Keys(suite, s.masterSecret, this.clientRandom!, serverRandom);
       this.sides[0].waitingKey = client;
       this.sides[1].waitingKey = server;
     }
     this.suite = suite;
-    this.secrets = s;
     this.opts.counters.add(`tls.decrypted-sessions.${this.tls13 ? 'tls13' : 'tls12'}`);
     const held = this.held;
     this.held = null;
