@@ -3,7 +3,7 @@
 // s_client resuming TLS 1.2 and 1.3 sessions and sending a KeyUpdate, with the key log they wrote
 // (fixtures/tls/run.sh); tls-keylog.curl.tsv is what the clients said they did.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -148,7 +148,10 @@ describe('TLS decryption with logged secrets', () => {
     const log = new TlsKeyLog({ reloadIntervalMs: 0 });
     log.addFile(path);
     assert.equal(log.get('01'.repeat(32)), undefined);
-    writeFileSync(path, line('01'.repeat(32)) + line('02'.repeat(32)));
+    appendFileSync(path, line('01'.repeat(32)) + line('02'.repeat(32)).slice(0, 40));
+    assert.ok(log.get('01'.repeat(32))?.masterSecret, 'a whole line is read');
+    assert.equal(log.get('02'.repeat(32)), undefined, 'a line still being written is not');
+    appendFileSync(path, line('02'.repeat(32)).slice(40));
     assert.ok(log.get('02'.repeat(32))?.masterSecret);
     assert.ok(log.get('01'.repeat(32))?.masterSecret);
     assert.throws(() => readKeyLogFiles(['README.md']), /README\.md holds no TLS session secrets/);
@@ -388,27 +391,31 @@ describe('TLS decryption with logged secrets', () => {
       emit: (x) => out.push(`${x.protocol} ${(x.request as HttpRequestInfo).method} ${(x.request as HttpRequestInfo).path} ${(x.response as HttpResponseInfo | null)?.status}`),
       onUnanalysed: (c) => unanalysed.push(`${c.kind} ${c.reason}`),
     });
-    const all = readFileSync(KEYS, 'latin1');
+    const all = readFileSync(KEYS, 'latin1').split('\n');
     let id = 0;
     for (const [port, list] of events) {
       const handler = dispatcher.open(fakeFlow(++id, port));
       const offsets = [0, 0];
+      // This session's lines, by the random of its ClientHello (record 5 + handshake 4 + version 2 bytes in).
+      const random = Buffer.from(list[0]!.bytes.subarray(11, 43)).toString('hex');
+      const own = all.filter((line) => line.includes(random));
       list.forEach((e, n) => {
         handler.data(e.dir, e.bytes, e.ts, offsets[e.dir]!);
         offsets[e.dir]! += e.bytes.length;
-        // The client logs its secrets once it has the server's first flight, after the capture saw it,
-        // and over its handshake: the handshake secrets first, the application ones a moment later.
-        if (n === 1) writeFileSync(path, all.split('\n').filter((line) => !line.includes('TRAFFIC_SECRET_0')).join('\n'));
-        if (n === 2) writeFileSync(path, all);
+        // The client appends a session's secrets once it has the server's first flight, after the
+        // capture saw it, and over its handshake: the handshake secrets first, the application ones next.
+        if (n === 1) appendFileSync(path, own.filter((line) => !line.includes('TRAFFIC_SECRET_0')).map((l) => l + '\n').join(''));
+        if (n === 2) appendFileSync(path, own.filter((line) => line.includes('TRAFFIC_SECRET_0')).map((l) => l + '\n').join(''));
       });
       handler.close(list.at(-1)!.ts);
-      writeFileSync(path, '');
     }
     assert.deepEqual(out, curl.map(expected));
     assert.equal(unanalysed.length, 0);
     // Never written: each session waits, then is reported as TLS not analysed, with why.
+    const emptyPath = join(tmp, 'never-written.keys');
+    writeFileSync(emptyPath, '');
     const empty = new TlsKeyLog({ reloadIntervalMs: 0 });
-    empty.addFile(path);
+    empty.addFile(emptyPath);
     const never = new ProtocolDispatcher({
       analyzers: createAnalyzers({}),
       counters: new Counters(),

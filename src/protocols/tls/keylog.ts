@@ -3,7 +3,7 @@
  * `--tls-keylog`, Go's KeyLogWriter and Java agents write, and what pcapng Decryption Secrets Blocks
  * carry): one `LABEL <client random hex> <secret hex>` per line, `#` comments.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
 /** The secrets of one session, by the key log label that gave each. */
 export interface SessionSecrets {
@@ -31,10 +31,11 @@ export const TLS_KEY_LOG_SECRETS = 0x544c534b;
 
 const LINE = /^([A-Z0-9_]+) ([0-9a-fA-F]{64}) ([0-9a-fA-F]{32,256})$/;
 
-/** A key log file read, to read again when it grows (a program still writing it during a live capture). */
+/** A key log file, read as it grows (a program still writing it during a live capture). */
 interface KeyLogFile {
   path: string;
-  size: number;
+  /** Bytes read into entries: up to the end of the last whole line. */
+  consumed: number;
 }
 
 /** Least time between two looks at the files for a session not found (ms), by default: a stat each. */
@@ -50,19 +51,39 @@ export class TlsKeyLog {
   constructor(private readonly opts: { reloadIntervalMs?: number } = {}) {}
 
   /**
-   * Reads a key log file and remembers it: a session not found later makes it read again if it grew.
-   * `mayNotExistYet`: a missing file is watched for instead (a live capture's programs create it).
+   * Reads a key log file and remembers it: a session not found later makes it read on from where it
+   * was left if it grew. `mayNotExistYet`: a missing file is watched for instead (a live capture's
+   * programs create it).
    */
   addFile(path: string, mayNotExistYet = false): void {
-    let text: string;
+    const file = { path, consumed: 0 };
     try {
-      text = readFileSync(path, 'latin1');
+      // A file read for good may end without a newline; one still being written may end mid-line.
+      this.readOn(file, !mayNotExistYet);
     } catch (err) {
       if (!mayNotExistYet || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      text = '';
     }
-    this.files.push({ path, size: Buffer.byteLength(text, 'latin1') });
-    this.add(text);
+    this.files.push(file);
+  }
+
+  /**
+   * The whole lines written to `file` since it was last read (from the start again if it shrank);
+   * `lastLineDone`: a last line without its newline is complete too.
+   */
+  private readOn(file: KeyLogFile, lastLineDone: boolean): void {
+    const size = statSync(file.path).size;
+    if (size < file.consumed) file.consumed = 0;
+    if (size === file.consumed) return;
+    const fd = openSync(file.path, 'r');
+    try {
+      const bytes = Buffer.alloc(size - file.consumed);
+      const read = readSync(fd, bytes, 0, bytes.length, file.consumed);
+      const end = lastLineDone ? read : bytes.lastIndexOf(0x0a, read - 1) + 1;
+      this.add(bytes.toString('latin1', 0, end));
+      file.consumed += end;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Adds every entry of a key log's text; later entries for the same session and label win. */
@@ -102,23 +123,21 @@ export class TlsKeyLog {
   get(clientRandom: string, complete: (s: SessionSecrets) => boolean = () => true): SessionSecrets | undefined {
     const key = clientRandom.toLowerCase();
     const found = this.sessions.get(key);
-    if ((found && complete(found)) || this.files.length === 0) return found && complete(found) ? found : undefined;
-    this.reloadGrownFiles();
+    if (found && complete(found)) return found;
+    if (this.files.length === 0) return undefined;
+    this.readGrownFiles();
     const again = this.sessions.get(key);
     return again && complete(again) ? again : undefined;
   }
 
-  /** Files that grew since they were read are read again (at most every 100 ms): the new lines are the new sessions. */
-  private reloadGrownFiles(): void {
+  /** What was written to the files since they were read (at most every 100 ms): the new lines are the new sessions. */
+  private readGrownFiles(): void {
     const now = Date.now();
     if (now - this.lastReload < (this.opts.reloadIntervalMs ?? RELOAD_INTERVAL_MS)) return;
     this.lastReload = now;
     for (const file of this.files) {
       try {
-        if (statSync(file.path).size === file.size) continue;
-        const text = readFileSync(file.path, 'latin1');
-        file.size = Buffer.byteLength(text, 'latin1');
-        this.add(text);
+        this.readOn(file, false);
       } catch {
         // Gone or unreadable now: keep what was read.
       }
@@ -146,7 +165,7 @@ export function readKeyLogFiles(paths: readonly string[], opts: { mayNotExistYet
       throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     // An empty file is fine (a program about to write it during a live capture); other text is not.
-    if (log.size === before && (statSizeOrZero(path) > 0)) {
+    if (log.size === before && statSizeOrZero(path) > 0) {
       throw new Error(`${path} holds no TLS session secrets (NSS key log lines such as CLIENT_RANDOM or CLIENT_TRAFFIC_SECRET_0)`);
     }
   }
