@@ -477,6 +477,41 @@ describe('TLS decryption with logged secrets', () => {
     );
   });
 
+  it('property: corrupted records, hellos and lengths are counted and skipped, never thrown', () => {
+    const events = [...connectionEvents().values()];
+    const keys = keyLog();
+    fc.assert(
+      fc.property(
+        fc.nat(events.length - 1),
+        fc.array(fc.tuple(fc.nat(40), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        (which, flips) => {
+          const list = events[which]!.map((e) => ({ ...e, bytes: Uint8Array.from(e.bytes) }));
+          for (const [n, where, value] of flips) {
+            const e = list[n % list.length]!;
+            e.bytes[Math.floor(where * (e.bytes.length - 1))] = value;
+          }
+          const counters = new Counters();
+          const dispatcher = new ProtocolDispatcher({ analyzers: createAnalyzers({}), counters, tlsKeys: keys, emit: () => undefined });
+          const handler = dispatcher.open(fakeFlow(1, 40000 + which));
+          const offsets = [0, 0];
+          for (const e of list) {
+            handler.data(e.dir, e.bytes, e.ts, offsets[e.dir]!);
+            offsets[e.dir]! += e.bytes.length;
+          }
+          handler.close(list.at(-1)!.ts);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {
+        const hello = readServerHello(b);
+        if (hello) assert.equal(hello.random.length, 32);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('a lost segment: the plaintext handler is told of a gap, and the next record that authenticates resumes', async () => {
     // The first connection carries three requests, each in its own segment after the handshake's.
     const packets = [...readPcapSimple(PCAP)];
