@@ -1,9 +1,10 @@
 // Encrypted connections are reported as TLS, with the server name the client asked for, instead of as
-// unknown bytes: an SRE then knows why a service shows no calls. The bytes are real: Node's TLS
-// (OpenSSL) handshakes over loopback, recorded through a relay and written into a capture.
+// unknown bytes: an SRE then knows why a service shows no calls, and how their handshakes went. The
+// bytes are real: Node's TLS (OpenSSL) handshakes over loopback, recorded through a relay and written
+// into a capture; curl against nginx for the failures.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,9 @@ import type { CapturedPacket } from '../src/capture/types.js';
 import { Pipeline } from '../src/pipeline.js';
 import { createAnalyzers } from '../src/protocols/index.js';
 import { detectTls } from '../src/protocols/tls/detect.js';
+import { analyzeFiles } from './lib/analyze-file.js';
 import { writePcap } from './lib/capture-writer.js';
+import { missingTools, tsharkFields } from './lib/tshark.js';
 import { LINKTYPE_ETHERNET, captured, tcpPacket } from './lib/frames.js';
 
 type Chunk = [dir: 0 | 1, bytes: Buffer];
@@ -157,9 +160,15 @@ describe('TLS connections are named, not analysed', () => {
     for (const p of packets) pipeline.packet(p);
     const result = pipeline.finish();
     assert.equal(exchanges.length, 0);
-    assert.deepEqual(result.unanalysed, [
+    assert.deepEqual(result.unanalysed.map(({ kind, server, serverName, connections }) => ({ kind, server, serverName, connections })), [
       { kind: 'tls', server: { ip: SERVER, port: 443 }, serverName: 'api.shop.example', connections: 2 },
       { kind: 'tls', server: { ip: SERVER, port: 8443 }, serverName: 'payments.internal', connections: 1 },
+    ]);
+    // Their handshakes as the clear shows them: the PSK sessions' version and ServerHello time; the
+    // TLS 1.3 server hung up on the ClientHello.
+    assert.deepEqual(result.unanalysed.map((g) => [g.versions, g.failures, g.helloMs !== null]), [
+      [{ 'TLS 1.2': 2 }, {}, true],
+      [{}, { 'no ServerHello': 1 }, false],
     ]);
     const bytes = [psk, psk, tls13].flat().reduce((n, [, b]) => n + b.length, 0);
     assert.equal(result.counters.get('protocols.tls-connections'), 3);
@@ -170,7 +179,9 @@ describe('TLS connections are named, not analysed', () => {
   it('a capture that begins at the server\'s answer still names the server', () => {
     const serverFirst: Chunk[] = psk.filter(([dir]) => dir === 1).map(([, b]) => [1, b]);
     const result = analyse(connection(serverFirst, 41003, 443, T0).slice(3));
-    assert.deepEqual(result.unanalysed, [{ kind: 'tls', server: { ip: SERVER, port: 443 }, serverName: null, connections: 1 }]);
+    assert.deepEqual(result.unanalysed.map(({ kind, server, serverName, connections }) => ({ kind, server, serverName, connections })), [
+      { kind: 'tls', server: { ip: SERVER, port: 443 }, serverName: null, connections: 1 },
+    ]);
   });
 
   it('`read` says what it could not analyse, beside what it did', () => {
@@ -182,7 +193,40 @@ describe('TLS connections are named, not analysed', () => {
     const r = spawnSync(process.execPath, ['bin/wirespan.js', 'read', file], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^Not analysed$/m);
-    assert.match(r.stdout, /^ {2}TLS \(encrypted\) +10\.2\.0\.5:443 +api\.shop\.example +1$/m);
-    assert.match(r.stdout, /^ {2}TLS \(encrypted\) +10\.2\.0\.5:8443 +payments\.internal +1$/m);
+    assert.match(r.stdout, /^ {2}TLS \(encrypted\) +10\.2\.0\.5:443 +api\.shop\.example +1 +[\d.]+$/m);
+    assert.match(r.stdout, /^ {2}TLS \(encrypted\) +10\.2\.0\.5:8443 +payments\.internal +1 +1 no ServerHello$/m);
+  });
+});
+
+describe('failed TLS handshakes, told from the clear: tls-failures.pcap', () => {
+  // curl against nginx (fixtures/tls/failures.sh): trusted and untrusted certificates, no cipher suite
+  // in common, TLS sent to a plain HTTP port; curl's exit code per attempt in tls-failures.curl.tsv.
+  const attempts = readFileSync('fixtures/tls-failures.curl.tsv', 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split('\t') as [string, string]);
+
+  it('each failure is named with who sent it; the good handshakes have their ServerHello time', async () => {
+    const { result } = await analyzeFiles(['fixtures/tls-failures.pcap']);
+    const tlsPort = result.unanalysed.find((g) => g.server.port === 8443)!;
+    const plainPort = result.unanalysed.find((g) => g.server.port === 18080)!;
+    assert.equal(tlsPort.connections + plainPort.connections, attempts.length);
+    const untrusted12 = attempts.filter(([name, code]) => name === 'untrusted-tls12' && code === '60').length;
+    assert.ok(untrusted12 >= 2);
+    // TLS 1.2 clients refuse the certificate in the clear; OpenSSL's TLS 1.3 client does too, before it encrypts.
+    assert.ok(tlsPort.failures!['unknown_ca from the client']! >= untrusted12);
+    assert.equal(tlsPort.failures!['handshake_failure from the server'], attempts.filter(([n]) => n === 'no-common-cipher').length);
+    assert.deepEqual(plainPort.failures, { 'no ServerHello': 1 });
+    assert.ok(tlsPort.helloMs !== null && tlsPort.helloMs!.p50 > 0);
+    assert.ok((tlsPort.versions!['TLS 1.2'] ?? 0) >= 3 && (tlsPort.versions!['TLS 1.3'] ?? 0) >= 1);
+    assert.equal(result.counters.get('tls.handshake-failures'), Object.entries(tlsPort.failures!).reduce((n, [, c]) => n + c, 0));
+  });
+
+  it('the same alerts as tshark finds', { skip: missingTools('tshark') }, async () => {
+    const { result } = await analyzeFiles(['fixtures/tls-failures.pcap']);
+    const names: Record<string, string> = { '48': 'unknown_ca', '40': 'handshake_failure' };
+    const theirs = tsharkFields('fixtures/tls-failures.pcap', ['tls.alert_message.desc'], { filter: 'tls.alert_message.level == 2' }).map(([d]) => names[d!] ?? d);
+    const ours = Object.entries(result.unanalysed.find((g) => g.server.port === 8443)!.failures!).flatMap(([reason, n]) => Array(n).fill(reason.split(' ')[0]));
+    assert.deepEqual(ours.sort(), theirs.sort());
   });
 });

@@ -164,15 +164,17 @@ export function renderReport(r: ReportInput, color = false): string {
     const shown = unanalysed.slice(0, UNANALYSED_ROWS);
     out.push(
       ...table(
-        ['what', 'server', 'server name (TLS SNI)', 'connections'],
+        ['what', 'server', 'server name (TLS SNI)', 'connections', 'hello ms', 'failed handshakes'],
         shown.map((g) => [
           g.kind !== 'tls' ? 'not recognised' : g.reason ? `TLS, not decrypted: ${g.reason}` : 'TLS (encrypted)',
           `${g.server.ip.includes(':') ? `[${g.server.ip}]` : g.server.ip}:${g.server.port}`,
           g.serverName ?? '',
           String(g.connections),
+          g.helloMs ? ms(g.helloMs.p50) : '',
+          failedText(g.failures),
         ]),
         3,
-      ).map((l) => '  ' + l),
+      ).map((l) => '  ' + l.trimEnd()),
     );
     const rest = unanalysed.slice(UNANALYSED_ROWS);
     if (rest.length > 0) {
@@ -264,4 +266,12 @@ function truncate(s: string, n: number): string {
 
 function duration(t: TraceTree): number {
   return t.endUs === null ? 0 : t.endUs - t.startUs;
+}
+
+/** "3 unknown_ca from the client" (the most frequent reason), "5 (2 reasons)"; '' when none failed. */
+function failedText(failures: Record<string, number> | undefined): string {
+  const entries = Object.entries(failures ?? {}).sort((a, b) => b[1] - a[1]);
+  if (entries.length === 0) return '';
+  const total = entries.reduce((n, [, c]) => n + c, 0);
+  return entries.length === 1 ? `${total} ${entries[0]![0]}` : `${total} (most: ${entries[0]![1]} ${entries[0]![0]})`;
 }

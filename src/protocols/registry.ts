@@ -3,6 +3,7 @@ import type { Direction, EndReason, Endpoint, Flow, StreamFactory, StreamHandler
 import { readProxyHeader } from './proxy-protocol.js';
 import { ReversedFlow } from './reversed-flow.js';
 import { detectTls } from './tls/detect.js';
+import { TlsHandshakeObserver, type TlsHandshakeOutcome } from './tls/handshake-observer.js';
 import type { TlsKeyLog } from './tls/keylog.js';
 import { PlaintextFlow } from './tls/plaintext-flow.js';
 import { TlsSession } from './tls/session.js';
@@ -36,6 +37,8 @@ export interface UnanalysedConnection {
   serverName: string | null;
   /** TLS with its keys logged that could not be decrypted after all: why. */
   reason?: string;
+  /** TLS not decrypted: how its handshake went, as far as the clear shows. */
+  handshake?: TlsHandshakeOutcome;
 }
 
 /**
@@ -359,7 +362,7 @@ class DetectingHandler implements ProtocolHandler {
         return this.startHandler(!towardsServer, 'tls', (flow) => this.dispatcher.tlsSession(flow, this, this.dispatcher.openPlaintext(flow, this)));
       }
       if (tls.clientRandom !== null && (this.dispatcher.tlsKeys?.size ?? 0) > 0) this.dispatcher.counters.add('tls.sessions-without-keys');
-      return this.giveUp({ kind: 'tls', server: towardsServer ? this.flow.server : this.flow.client, serverName: tls.serverName });
+      return this.observeTls(towardsServer ? 0 : 1, { kind: 'tls', server: towardsServer ? this.flow.server : this.flow.client, serverName: tls.serverName });
     }
     if (tls.tls === 'more') undecided = true;
     const exhausted = (d: Direction): boolean =>
@@ -394,6 +397,20 @@ class DetectingHandler implements ProtocolHandler {
       if (e.kind === 'data') target.data(flip(e.dir), e.bytes, e.ts, e.offset);
       else if (e.kind === 'gap') target.gap(flip(e.dir), e.lost, e.ts, e.offset);
       else target.end(flip(e.dir), e.reason, e.ts);
+    }
+    this.sample[0] = [];
+    this.sample[1] = [];
+  }
+
+  /** TLS without its secrets: not analysed, but its handshake is followed in the clear and told with it. */
+  private observeTls(clientDir: Direction, connection: UnanalysedConnection): void {
+    const server = { ...connection.server };
+    this.target = new TlsHandshakeObserver(clientDir, this.dispatcher.counters, (handshake) =>
+      this.dispatcher.unanalysed({ ...connection, server, handshake }),
+    );
+    for (const e of this.held.splice(0)) {
+      if (e.kind === 'data') this.target.data(e.dir, e.bytes, e.ts, e.offset);
+      else if (e.kind === 'gap') this.target.gap(e.dir, e.lost, e.ts, e.offset);
     }
     this.sample[0] = [];
     this.sample[1] = [];
