@@ -257,6 +257,22 @@ describe('answers to requests sent before the capture, pipelined ahead of the fi
     assert.equal(counters.get('http.responses-to-unseen-requests'), 1);
   });
 
+  test('an answer sent before the server had the next request\'s head does not cut that head', async () => {
+    const head = req('/b');
+    const file = capture([
+      { from: 'client', text: head.slice(0, 20), ack: 9000 },
+      { from: 'server', text: res('for-a', 201), ack: 5000 },
+      { from: 'client', text: head.slice(20), ack: 9000 + res('for-a', 201).length },
+      { from: 'server', text: res('for-b', 202), ack: 5000 + head.length },
+    ]);
+    const counters = new Counters();
+    const { spans } = await analyzeFiles([file], { counters });
+    assert.deepEqual(
+      spans.map((s) => [(s.request as HttpRequestInfo).path, (s.response as HttpResponseInfo).status, s.notes]),
+      [['/b', 202, []]],
+    );
+  });
+
   test('an answer that acknowledges the request is paired with it, as always', async () => {
     const file = capture([
       { from: 'client', text: req('/b'), ack: 9000 },

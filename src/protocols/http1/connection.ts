@@ -282,8 +282,11 @@ export class Http1Connection implements ProtocolHandler, ReaderSink {
     const head = message.head!;
     const status = head.status;
     const interim = status >= 100 && status < 200 && status !== 101;
-    // No request awaits, but one's head is unfinished: answered, the rest of that head is not coming.
-    if (this.awaitingResponse.length === 0) this.readers[0].cutUnfinishedHead();
+    // No request awaits, but one's head is unfinished: answered, the rest of that head is not coming
+    // (unless this answer left before the server had any of that head: it answers an earlier request).
+    if (this.awaitingResponse.length === 0 && !this.sentBeforeOffset(this.readers[0].unfinishedHeadOffset)) {
+      this.readers[0].cutUnfinishedHead();
+    }
     let awaited: PendingExchange | null | undefined = this.awaitingResponse[0];
     if (awaited && this.sentBeforeArrival(awaited)) {
       // It answers a request from before the capture (or lost): pipelined ahead of the one awaited.
@@ -333,9 +336,14 @@ export class Http1Connection implements ProtocolHandler, ReaderSink {
    * falls, inside a pipelined burst: the answers to the requests before it come first.
    */
   private sentBeforeArrival(x: PendingExchange): boolean {
-    if (x.requestOffset === null) return false;
+    return this.sentBeforeOffset(x.requestOffset);
+  }
+
+  /** The server's acknowledgments stop short of this client stream offset: nothing from it had arrived. */
+  private sentBeforeOffset(offset: number | null): boolean {
+    if (offset === null) return false;
     const acknowledged = this.ctx.flow.acknowledgedOffset?.(0) ?? null;
-    return acknowledged !== null && acknowledged <= x.requestOffset;
+    return acknowledged !== null && acknowledged <= offset;
   }
 
   private responseEnded(x: PendingExchange, message: MessageProgress, cause: LossCause | null): void {

@@ -115,6 +115,11 @@ export class DirectionReader {
     return this.current !== null && this.current.head === null ? this.current.startTs : null;
   }
 
+  /** Stream offset of the message being read while its head is not complete; else null (or unknown). */
+  get unfinishedHeadOffset(): number | null {
+    return this.current !== null && this.current.head === null ? this.current.streamOffset : null;
+  }
+
   get diverted(): boolean {
     return this.mode === 'diverted';
   }
