@@ -57,6 +57,10 @@ export class UnanalysedSummary {
     const round = (v: number): number => Math.round(v * 1000) / 1000;
     return [...this.groups.values()]
       .map(({ group, hello }) => (hello.count > 0 ? { ...group, helloMs: { p50: round(hello.quantile(0.5)), max: round(hello.max) } } : group))
-      .sort((a, b) => b.connections - a.connections || (a.server.ip < b.server.ip ? -1 : 1) || a.server.port - b.server.port);
+      .sort((a, b) => b.connections - a.connections || compare(a.server.ip, b.server.ip) || a.server.port - b.server.port || compare(a.serverName ?? '', b.serverName ?? ''));
   }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
