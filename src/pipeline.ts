@@ -2,14 +2,14 @@ import type { CapturedPacket, PacketSource } from './capture/types.js';
 import { PacketDecoder } from './decode/decoder.js';
 import { TcpAssembler } from './tcp/assembler.js';
 import type { Flow, StreamFactory, StreamHandler } from './tcp/types.js';
-import { ProtocolDispatcher } from './protocols/registry.js';
+import { ProtocolDispatcher, type UnanalysedConnection } from './protocols/registry.js';
 import type { TlsKeyLog } from './protocols/tls/keylog.js';
 import { UnanalysedSummary, type UnanalysedGroup } from './protocols/unanalysed.js';
 import { readDnsAnswer } from './protocols/dns/answers.js';
 import type { Exchange, ProtocolAnalyzer, ProtocolName } from './protocols/types.js';
 import { TraceContextExtractor } from './correlate/context.js';
 import { Correlator } from './correlate/correlator.js';
-import { ServiceNamer } from './correlate/naming.js';
+import { ServiceNamer, endpointKey } from './correlate/naming.js';
 import { ServiceMapBuilder, type ServiceMap } from './correlate/service-map.js';
 import { StartOrderBuffer, byStart } from './correlate/start-order.js';
 import type { SpanRecord, TraceTree } from './correlate/types.js';
@@ -145,7 +145,7 @@ export class Pipeline {
               opts.onExchange?.(x);
               this.correlator.add(x);
             },
-            onUnanalysed: (c) => this.unanalysed.add(c),
+            onUnanalysed: (c) => this.connectionUnanalysed(c),
           })
         : null;
     const factory: StreamFactory = this.dispatcher ?? { open: () => IGNORE_STREAM };
@@ -279,6 +279,21 @@ export class Pipeline {
       this.opts.onSpan?.(span);
     });
     if (this.opts.onTrace) for (const tree of trees.sort((a, b) => byStart(a.root.span, b.root.span))) this.opts.onTrace(tree);
+  }
+
+  /** Not analysed: tallied for the report; a TLS connection also goes on the map (who calls whom over TLS). */
+  private connectionUnanalysed(c: UnanalysedConnection): void {
+    this.unanalysed.add(c);
+    const h = c.handshake;
+    if (c.kind !== 'tls' || !h || !c.client) return;
+    if (c.serverName) this.namer.observeServerName(c.server, c.serverName);
+    this.serviceMap.addTlsConnection({
+      source: { name: this.namer.clientName(c.client, c.server), address: c.client.ip, kind: this.namer.clientKind(c.client) },
+      target: { name: this.namer.serverName(c.server), address: endpointKey(c.server), kind: this.namer.serverKind(c.server) },
+      failed: h.failure !== null,
+      helloMs: h.helloUs === null ? null : h.helloUs / 1000,
+      bytes: h.bytes,
+    });
   }
 
   private traceDone(tree: TraceTree): void {

@@ -14,6 +14,7 @@ import type { CapturedPacket } from '../src/capture/types.js';
 import { Pipeline } from '../src/pipeline.js';
 import { createAnalyzers } from '../src/protocols/index.js';
 import { detectTls } from '../src/protocols/tls/detect.js';
+import { TlsKeyLog } from '../src/protocols/tls/keylog.js';
 import { analyzeFiles } from './lib/analyze-file.js';
 import { writePcap } from './lib/capture-writer.js';
 import { missingTools, tsharkFields } from './lib/tshark.js';
@@ -220,6 +221,27 @@ describe('failed TLS handshakes, told from the clear: tls-failures.pcap', () => 
     assert.ok(tlsPort.helloMs !== null && tlsPort.helloMs!.p50 > 0);
     assert.ok((tlsPort.versions!['TLS 1.2'] ?? 0) >= 3 && (tlsPort.versions!['TLS 1.3'] ?? 0) >= 1);
     assert.equal(result.counters.get('tls.handshake-failures'), Object.entries(tlsPort.failures!).reduce((n, [, c]) => n + c, 0));
+  });
+
+  it('the service map has each client → TLS server edge: connections, failed handshakes, time to the ServerHello', async () => {
+    const { result } = await analyzeFiles(['fixtures/tls-failures.pcap']);
+    const edges = result.serviceMap.edges.map((e) => [e.source, e.target, e.protocol, e.calls, e.errors, e.incomplete]);
+    const failed = Object.values(result.unanalysed.find((g) => g.server.port === 8443)!.failures!).reduce((n, c) => n + c, 0);
+    assert.deepEqual(edges, [
+      ['127.0.0.1', '127.0.0.1:18080', 'tls', 1, 1, 1],
+      // A server with no cipher suite in common answers the ClientHello with its alert, no ServerHello.
+      ['127.0.0.1', '127.0.0.1:8443', 'tls', attempts.length - 1, failed, attempts.filter(([n]) => n === 'no-common-cipher').length],
+    ]);
+    const tls8443 = result.serviceMap.edges[1]!;
+    assert.equal(tls8443.latencyMs.p50, result.unanalysed.find((g) => g.server.port === 8443)!.helloMs!.p50);
+    assert.ok(tls8443.bytes.request > 0 && tls8443.bytes.response > 0);
+    // Decrypted sessions are on the map by what they carry, not as TLS connections.
+    const keys = new TlsKeyLog();
+    keys.add(readFileSync('fixtures/tls-keylog.keys', 'latin1'));
+    const decrypted = await analyzeFiles(['fixtures/tls-keylog.pcap'], { tlsKeys: keys });
+    assert.deepEqual([...new Set(decrypted.result.serviceMap.edges.map((e) => e.protocol))].sort(), ['http', 'http2']);
+    const blind = await analyzeFiles(['fixtures/tls-keylog.pcap']);
+    assert.deepEqual(blind.result.serviceMap.edges.map((e) => [e.protocol, e.calls, e.errors]), [['tls', 17, 0]]);
   });
 
   it('the same alerts as tshark finds', { skip: missingTools('tshark') }, async () => {

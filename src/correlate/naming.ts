@@ -47,6 +47,12 @@ export class ServiceNamer {
     }
   }
 
+  /** A TLS server the client asked for by name (SNI): the name is a hint, as a Host header is. */
+  observeServerName(server: Endpoint, serverName: string): void {
+    const key = endpointKey(server);
+    if (!this.hostHints.has(key) && isIP(serverName) === 0) this.hostHints.set(key, serverName);
+  }
+
   /**
    * A DNS answer in the capture: `ip` is `name`. The first name seen for an ip is kept; false when a
    * new address could not be kept (the bound on named addresses is reached).

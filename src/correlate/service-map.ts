@@ -47,6 +47,22 @@ interface EdgeAcc {
   responseBytes: number;
 }
 
+/** One end of an edge: the node's name, the address seen for it, its kind. */
+export interface EdgeEnd {
+  name: string;
+  address: string;
+  kind: ServiceKind;
+}
+
+export interface TlsConnectionEdge {
+  source: EdgeEnd;
+  target: EdgeEnd;
+  failed: boolean;
+  /** ClientHello to ServerHello, null when the server never answered. */
+  helloMs: number | null;
+  bytes: { client: number; server: number };
+}
+
 /** Who calls whom, how often, how fast, how often it fails: aggregated from spans as they are emitted. */
 export class ServiceMapBuilder {
   private readonly nodes = new Map<string, NodeAcc>();
@@ -54,21 +70,49 @@ export class ServiceMapBuilder {
 
   add(span: SpanRecord): void {
     if (isUpgradedRequest(span)) return;
-    const target = this.node(span.service);
-    target.addresses.add(endpointKey(span.server));
-    target.kinds.add(span.serviceKind);
-    target.protocols.add(span.protocol);
-    const source = this.node(span.peerService);
-    source.addresses.add(span.client.ip);
-    source.kinds.add(span.peerServiceKind ?? 'client');
+    const edge = this.edge(
+      { name: span.peerService, address: span.client.ip, kind: span.peerServiceKind ?? 'client' },
+      { name: span.service, address: endpointKey(span.server), kind: span.serviceKind },
+      span.protocol,
+    );
+    edge.calls++;
+    if (span.error) edge.errors++;
+    if (span.durationUs === null) edge.incomplete++;
+    else if (!isSubscription(span)) edge.latency.record(span.durationUs / 1000);
+    edge.requestBytes += span.bytes.request;
+    edge.responseBytes += span.bytes.response;
+  }
 
-    const key = `${span.peerService}\u0000${span.service}\u0000${span.protocol}`;
+  /**
+   * A TLS connection that was not decrypted: an edge of protocol `tls` whose calls are connections,
+   * errors the handshakes that failed, incomplete those the server never answered, and latency the
+   * time to the ServerHello.
+   */
+  addTlsConnection(c: TlsConnectionEdge): void {
+    const edge = this.edge(c.source, c.target, 'tls');
+    edge.calls++;
+    if (c.failed) edge.errors++;
+    if (c.helloMs === null) edge.incomplete++;
+    else edge.latency.record(c.helloMs);
+    edge.requestBytes += c.bytes.client;
+    edge.responseBytes += c.bytes.server;
+  }
+
+  private edge(source: EdgeEnd, target: EdgeEnd, protocol: string): EdgeAcc {
+    const to = this.node(target.name);
+    to.addresses.add(target.address);
+    to.kinds.add(target.kind);
+    to.protocols.add(protocol);
+    const from = this.node(source.name);
+    from.addresses.add(source.address);
+    from.kinds.add(source.kind);
+    const key = `${source.name}\u0000${target.name}\u0000${protocol}`;
     let edge = this.edges.get(key);
     if (!edge) {
       edge = {
-        source: span.peerService,
-        target: span.service,
-        protocol: span.protocol,
+        source: source.name,
+        target: target.name,
+        protocol,
         calls: 0,
         errors: 0,
         incomplete: 0,
@@ -78,12 +122,7 @@ export class ServiceMapBuilder {
       };
       this.edges.set(key, edge);
     }
-    edge.calls++;
-    if (span.error) edge.errors++;
-    if (span.durationUs === null) edge.incomplete++;
-    else if (!isSubscription(span)) edge.latency.record(span.durationUs / 1000);
-    edge.requestBytes += span.bytes.request;
-    edge.responseBytes += span.bytes.response;
+    return edge;
   }
 
   build(): ServiceMap {

@@ -35,6 +35,8 @@ export interface UnanalysedConnection {
   server: Endpoint;
   /** TLS: the host name the client asked for (SNI), when it said. */
   serverName: string | null;
+  /** TLS: the client, when its ClientHello was seen. */
+  client?: Endpoint;
   /** TLS with its keys logged that could not be decrypted after all: why. */
   reason?: string;
   /** TLS not decrypted: how its handshake went, as far as the clear shows. */
@@ -362,7 +364,12 @@ class DetectingHandler implements ProtocolHandler {
         return this.startHandler(!towardsServer, 'tls', (flow) => this.dispatcher.tlsSession(flow, this, this.dispatcher.openPlaintext(flow, this)));
       }
       if (tls.clientRandom !== null && (this.dispatcher.tlsKeys?.size ?? 0) > 0) this.dispatcher.counters.add('tls.sessions-without-keys');
-      return this.observeTls(towardsServer ? 0 : 1, { kind: 'tls', server: towardsServer ? this.flow.server : this.flow.client, serverName: tls.serverName });
+      return this.observeTls(towardsServer ? 0 : 1, {
+        kind: 'tls',
+        server: towardsServer ? this.flow.server : this.flow.client,
+        client: towardsServer ? this.flow.client : this.flow.server,
+        serverName: tls.serverName,
+      });
     }
     if (tls.tls === 'more') undecided = true;
     const exhausted = (d: Direction): boolean =>
@@ -405,8 +412,9 @@ class DetectingHandler implements ProtocolHandler {
   /** TLS without its secrets: not analysed, but its handshake is followed in the clear and told with it. */
   private observeTls(clientDir: Direction, connection: UnanalysedConnection): void {
     const server = { ...connection.server };
+    const client = connection.client ? { ...connection.client } : undefined;
     this.target = new TlsHandshakeObserver(clientDir, this.dispatcher.counters, (handshake) =>
-      this.dispatcher.unanalysed({ ...connection, server, handshake }),
+      this.dispatcher.unanalysed({ ...connection, server, ...(client ? { client } : {}), handshake }),
     );
     for (const e of this.held.splice(0)) {
       if (e.kind === 'data') this.target.data(e.dir, e.bytes, e.ts, e.offset);

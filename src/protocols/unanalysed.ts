@@ -38,7 +38,7 @@ export class UnanalysedSummary {
     let acc = this.groups.get(key);
     if (!acc) {
       if (this.groups.size >= MAX_GROUPS) return this.counters.add('protocols.unanalysed-ungrouped');
-      const { handshake: _handshake, ...rest } = c;
+      const { handshake: _handshake, client: _client, ...rest } = c;
       const group: UnanalysedGroup = { ...rest, server: { ...c.server }, connections: 0 };
       if (c.kind === 'tls') Object.assign(group, { failures: {}, versions: {}, helloMs: null });
       this.groups.set(key, (acc = { group, hello: new LogHistogram() }));

@@ -16,6 +16,8 @@ export interface TlsHandshakeOutcome {
   version: string | null;
   /** The handshake failed: a fatal alert in the clear (its name, and who sent it), or no answer. */
   failure: string | null;
+  /** Bytes each side sent over the connection. */
+  bytes: { client: number; server: number };
 }
 
 const HEADER = 5;
@@ -41,6 +43,7 @@ const VERSIONS: Record<number, string> = { 0x0300: 'SSL 3.0', 0x0301: 'TLS 1.0',
 export class TlsHandshakeObserver implements ProtocolHandler {
   private readonly pending: [Buffer, Buffer] = [Buffer.alloc(0), Buffer.alloc(0)];
   private readonly followed = [0, 0];
+  private readonly sent = [0, 0];
   private readonly encrypted = [false, false];
   private clientHelloTs: number | null = null;
   private serverHelloTs: number | null = null;
@@ -57,6 +60,7 @@ export class TlsHandshakeObserver implements ProtocolHandler {
 
   data(dir: Direction, bytes: Uint8Array, ts: number): void {
     this.counters.add('protocols.tls-bytes', bytes.length);
+    this.sent[dir]! += bytes.length;
     if (this.encrypted[dir] || this.followed[dir]! >= MAX_FOLLOWED) return;
     this.followed[dir]! += bytes.length;
     let p = this.pending[dir].length === 0 ? Buffer.from(bytes) : Buffer.concat([this.pending[dir], bytes]);
@@ -83,6 +87,7 @@ export class TlsHandshakeObserver implements ProtocolHandler {
       helloUs: this.clientHelloTs !== null && this.serverHelloTs !== null ? this.serverHelloTs - this.clientHelloTs : null,
       version: this.version,
       failure: this.failure,
+      bytes: { client: this.sent[this.clientDir]!, server: this.sent[this.clientDir === 0 ? 1 : 0]! },
     });
   }
 
