@@ -12,6 +12,7 @@ import type { SpanRecord } from '../src/correlate/types.js';
 import { exchangeToSpans } from '../src/export/otlp/transform.js';
 import { createAnalyzers } from '../src/protocols/index.js';
 import { readServerHello } from '../src/protocols/tls/detect.js';
+import type { TlsHandshakeOutcome } from '../src/protocols/tls/handshake-observer.js';
 import { ProtocolDispatcher } from '../src/protocols/registry.js';
 import { cipherSuite, tls13Key } from '../src/protocols/tls/keys.js';
 import type { Direction, DirectionStats, Flow } from '../src/tcp/types.js';
@@ -412,6 +413,7 @@ describe('TLS decryption with logged secrets', () => {
     assert.deepEqual(out, curl.map(expected));
     assert.equal(unanalysed.length, 0);
     // Never written: each session waits, then is reported as TLS not analysed, with why.
+    const handshakes: TlsHandshakeOutcome[] = [];
     const emptyPath = join(tmp, 'never-written.keys');
     writeFileSync(emptyPath, '');
     const empty = new TlsKeyLog({ reloadIntervalMs: 0 });
@@ -422,7 +424,10 @@ describe('TLS decryption with logged secrets', () => {
       tlsKeys: empty,
       waitForTlsSecrets: true,
       emit: () => assert.fail('nothing can be read'),
-      onUnanalysed: (c) => unanalysed.push(`${c.kind} ${c.reason}`),
+      onUnanalysed: (c) => {
+        unanalysed.push(`${c.kind} ${c.reason}`);
+        if (c.handshake) handshakes.push(c.handshake);
+      },
     });
     const [port, list] = [...events][0]!;
     const handler = never.open(fakeFlow(1, port));
@@ -433,6 +438,9 @@ describe('TLS decryption with logged secrets', () => {
     }
     handler.close(list.at(-1)!.ts);
     assert.deepEqual(unanalysed, ['tls the key log had no secrets for this session']);
+    // Its handshake is still told (and puts it on the map as a tls edge): the server answered.
+    assert.equal(handshakes.length, 1);
+    assert.ok(handshakes[0]!.helloUs !== null && handshakes[0]!.version !== null && handshakes[0]!.failure === null);
   });
 
   it('property: cutting the TCP streams anywhere changes no exchange', () => {

@@ -188,7 +188,8 @@ export class ProtocolDispatcher implements StreamFactory {
       counters: this.opts.counters,
       plaintext,
       waitForSecrets: this.waitsForSecrets,
-      onUndecryptable: (reason, serverName) => this.unanalysed({ kind: 'tls', server: { ...flow.server }, serverName, reason }),
+      onUndecryptable: (reason, serverName, handshake) =>
+        this.unanalysed({ kind: 'tls', server: { ...flow.server }, client: { ...flow.client }, serverName, reason, handshake }),
     });
     connection.tls = session;
     if (plaintext instanceof DetectingHandler) plaintext.tls = session;

@@ -56,10 +56,12 @@ export class TlsHandshakeObserver implements ProtocolHandler {
     private readonly clientDir: Direction,
     private readonly counters: Counters,
     private readonly onDone: (outcome: TlsHandshakeOutcome) => void,
+    /** Count the bytes as TLS not analysed (`protocols.tls-bytes`): not for a session being decrypted. */
+    private readonly countsUnanalysedBytes = true,
   ) {}
 
   data(dir: Direction, bytes: Uint8Array, ts: number): void {
-    this.counters.add('protocols.tls-bytes', bytes.length);
+    if (this.countsUnanalysedBytes) this.counters.add('protocols.tls-bytes', bytes.length);
     this.sent[dir]! += bytes.length;
     if (this.encrypted[dir] || this.followed[dir]! >= MAX_FOLLOWED) return;
     this.followed[dir]! += bytes.length;

@@ -12,6 +12,7 @@ import type { Direction, EndReason } from '../../tcp/types.js';
 import type { Counters } from '../../util/counters.js';
 import type { ProtocolHandler, TlsInfo } from '../types.js';
 import { readClientHello, readServerHello } from './detect.js';
+import { TlsHandshakeObserver, type TlsHandshakeOutcome } from './handshake-observer.js';
 import type { SessionSecrets, TlsKeyLog } from './keylog.js';
 import { cipherSuite, nextTrafficSecret, tls12Keys, tls13Key, type CipherSuite, type RecordKey } from './keys.js';
 import { RecordCipher } from './record-cipher.js';
@@ -22,8 +23,12 @@ export interface TlsSessionOptions {
   counters: Counters;
   /** Receives the decrypted application data. */
   plaintext: ProtocolHandler;
-  /** The session cannot be decrypted after all (no secrets, suite, version): its connection is reported as TLS not analysed. */
-  onUndecryptable(reason: string, serverName: string | null): void;
+  /**
+   * At the connection's end, when the session could not be decrypted after all (no secrets, suite,
+   * version, secrets that open nothing): why, and its handshake as the clear showed it. Its connection
+   * is reported as TLS not analysed.
+   */
+  onUndecryptable(reason: string, serverName: string | null, handshake: TlsHandshakeOutcome): void;
   /**
    * Live capture: a client writes its secrets only once it has the ServerHello, after the capture saw
    * it. The records that need them are held (up to MAX_HELD_BYTES, MAX_WAIT_US of packet time) while
@@ -99,11 +104,20 @@ export class TlsSession implements ProtocolHandler {
   /** Records held while the secrets are awaited (waitForSecrets), in arrival order. */
   private held: HeldRecord[] | null = null;
   private heldBytes = 0;
+  /** Why the session cannot be decrypted, once that is known; reported at the end with the handshake. */
+  private failed: string | null = null;
+  /** The handshake as the clear shows it, for a session that turns out undecryptable. */
+  private readonly handshake: TlsHandshakeObserver;
+  private outcome: TlsHandshakeOutcome | null = null;
   info: TlsInfo | null = null;
 
-  constructor(private readonly opts: TlsSessionOptions) {}
+  constructor(private readonly opts: TlsSessionOptions) {
+    // Direction 0 is the TLS client's: the dispatcher sets the roles by the ClientHello.
+    this.handshake = new TlsHandshakeObserver(0, opts.counters, (outcome) => (this.outcome = outcome), false);
+  }
 
   data(dir: Direction, bytes: Uint8Array, ts: number): void {
+    this.handshake.data(dir, bytes, ts);
     const side = this.sides[dir];
     if (side.dead) return;
     side.pending = side.pending.length === 0 ? Buffer.from(bytes) : Buffer.concat([side.pending, bytes]);
@@ -111,6 +125,7 @@ export class TlsSession implements ProtocolHandler {
   }
 
   gap(dir: Direction, lostBytes: number, ts: number): void {
+    this.handshake.gap(dir);
     const side = this.sides[dir];
     if (side.dead) return;
     const lost = lostBytes < 0 ? -1 : lostBytes + side.pending.length;
@@ -131,8 +146,10 @@ export class TlsSession implements ProtocolHandler {
     const unopened = this.sides.filter((side) => side.handshakeUnreadable && side.unreadRecords > 0 && !side.dead);
     if (unopened.length > 0) {
       this.opts.counters.add('tls.decrypt-failures', unopened.length);
-      this.opts.onUndecryptable('no record opened under the logged application secrets', this.serverName);
+      this.failed ??= 'no record opened under the logged application secrets';
     }
+    this.handshake.close();
+    if (this.failed !== null) this.opts.onUndecryptable(this.failed, this.serverName, this.outcome!);
     this.opts.plaintext.close(ts);
   }
 
@@ -355,12 +372,13 @@ export class TlsSession implements ProtocolHandler {
     return true;
   }
 
+  /** The session cannot be decrypted: said at the connection's end, with its handshake. */
   private giveUp(reason: string, counter: string): void {
     this.held = null;
     this.heldBytes = 0;
     this.opts.counters.add(counter);
     for (const side of this.sides) side.dead = true;
-    this.opts.onUndecryptable(reason, this.serverName);
+    this.failed ??= reason;
   }
 
   /** A record did not authenticate: this direction stops here, what follows is a gap for the plaintext handler. */
