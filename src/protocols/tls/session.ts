@@ -14,7 +14,7 @@ import type { ProtocolHandler, TlsInfo } from '../types.js';
 import { readClientHello, readServerHello } from './detect.js';
 import { TlsHandshakeObserver, type TlsHandshakeOutcome } from './handshake-observer.js';
 import type { SessionSecrets, TlsKeyLog } from './keylog.js';
-import { cipherSuite, nextTrafficSecret, tls12Keys, tls13Key, type CipherSuite, type RecordKey } from './keys.js';
+import { cipherSuite, nextTrafficSecret, tls12Keys, tls13Key, type CipherSuite } from './keys.js';
 import { RecordCipher } from './record-cipher.js';
 
 export interface TlsSessionOptions {
@@ -75,8 +75,8 @@ class Side {
   plainOffset = 0;
   cipher: RecordCipher | null = null;
   seq = 0;
-  /** TLS 1.2: the key ChangeCipherSpec turns on. */
-  waitingKey: RecordKey | null = null;
+  /** TLS 1.2: the cipher ChangeCipherSpec turns on. */
+  waitingCipher: RecordCipher | null = null;
   /** TLS 1.3: the current traffic secret (after the handshake), for KeyUpdate and trial of the next. */
   trafficSecret: Buffer | null = null;
   /** TLS 1.3: the application traffic secret that follows the handshake keys. */
@@ -93,14 +93,13 @@ class Side {
 
 export class TlsSession implements ProtocolHandler {
   private readonly sides: [Side, Side] = [new Side(), new Side()];
+  /** From the ServerHello: the suite and the server's random the keys are made for. */
   private suite: CipherSuite | null = null;
+  private serverRandom: Buffer | null = null;
   private tls13 = false;
-  private decided = false;
   private clientRandom: Buffer | null = null;
   private encryptThenMac = false;
   private serverName: string | null = null;
-  /** From the ServerHello: what the keys are made for. */
-  private negotiated: { suite: CipherSuite; serverRandom: Buffer } | null = null;
   /** Records held while the secrets are awaited (waitForSecrets), in arrival order. */
   private held: HeldRecord[] | null = null;
   private heldBytes = 0;
@@ -194,10 +193,10 @@ export class TlsSession implements ProtocolHandler {
     const side = this.sides[dir];
     if (side.cipher === null) {
       if (type === ContentType.Handshake) return this.clearHandshake(dir, body);
-      if (type === ContentType.ChangeCipherSpec && side.waitingKey !== null) {
-        side.cipher = new RecordCipher(this.suite!, side.waitingKey, false, this.encryptThenMac);
+      if (type === ContentType.ChangeCipherSpec && side.waitingCipher !== null) {
+        side.cipher = side.waitingCipher;
         side.seq = 0;
-        side.waitingKey = null;
+        side.waitingCipher = null;
         return;
       }
       if (type === ContentType.ApplicationData) {
@@ -304,12 +303,11 @@ export class TlsSession implements ProtocolHandler {
   }
 
   private serverHello(hello: Buffer): void {
-    if (this.decided || this.clientRandom === null) return;
+    if (this.info !== null || this.clientRandom === null) return;
     const parsed = readServerHello(hello);
     if (parsed === null || parsed.helloRetryRequest) return;
     const { random, suiteId, version } = parsed;
     this.encryptThenMac = parsed.encryptThenMac;
-    this.decided = true;
     this.tls13 = version === TLS13;
     const suite = cipherSuite(suiteId);
     const hex = `0x${suiteId.toString(16).padStart(4, '0')}`;
@@ -317,7 +315,8 @@ export class TlsSession implements ProtocolHandler {
     if (!suite) return this.giveUp(`cipher suite ${hex} is not one wirespan decrypts (AEAD and AES-CBC suites)`, 'tls.unsupported-cipher-suites');
     if (this.tls13 && suite.mac) return this.giveUp(`cipher suite ${hex} is not a TLS 1.3 suite`, 'tls.unsupported-cipher-suites');
     if (version !== TLS13 && version !== 0x0303) return this.giveUp(`version 0x${version.toString(16)} is not decrypted`, 'tls.unsupported-versions');
-    this.negotiated = { suite, serverRandom: random };
+    this.suite = suite;
+    this.serverRandom = random;
     if (!this.installKeys()) {
       if (!this.opts.waitForSecrets) return this.giveUp(this.missing(), 'tls.sessions-without-keys');
       this.held = [];
@@ -331,7 +330,7 @@ export class TlsSession implements ProtocolHandler {
 
   /** Keys from the secrets, once the ServerHello said what for; then the records held meanwhile. False while a secret is missing. */
   private installKeys(): boolean {
-    const { suite, serverRandom } = this.negotiated!;
+    const suite = this.suite!;
     const complete = (secrets: SessionSecrets): boolean =>
       this.tls13 ? secrets.clientTraffic0 !== undefined && secrets.serverTraffic0 !== undefined : secrets.masterSecret !== undefined;
     const s = this.opts.keys.get(this.clientRandom!.toString('hex'), complete);
@@ -359,11 +358,10 @@ export class TlsSession implements ProtocolHandler {
       });
     } else {
       if (!s.masterSecret) return false;
-      const [client, server] = tls12Keys(suite, s.masterSecret, this.clientRandom!, serverRandom);
-      this.sides[0].waitingKey = client;
-      this.sides[1].waitingKey = server;
+      const [client, server] = tls12Keys(suite, s.masterSecret, this.clientRandom!, this.serverRandom!);
+      this.sides[0].waitingCipher = new RecordCipher(suite, client, false, this.encryptThenMac);
+      this.sides[1].waitingCipher = new RecordCipher(suite, server, false, this.encryptThenMac);
     }
-    this.suite = suite;
     this.opts.counters.add(`tls.decrypted-sessions.${this.tls13 ? 'tls13' : 'tls12'}`);
     const held = this.held;
     this.held = null;
