@@ -5,7 +5,7 @@ import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Counters } from '../util/counters.js';
 import { CaptureFormatError } from './errors.js';
-import { detectCaptureFormat } from './formats.js';
+import { detectCaptureFormat, isGzipMagic } from './formats.js';
 import { mergeByTime } from './merge.js';
 import { CaptureParser } from './parser.js';
 import { DEFAULT_REORDER_WINDOW_US, inTimeOrder } from './time-order.js';
@@ -84,7 +84,7 @@ function looksLikeCapture(file: string): boolean {
   } finally {
     if (fd !== null) closeSync(fd);
   }
-  return (head[0] === 0x1f && head[1] === 0x8b) || detectCaptureFormat(head, 0) !== null;
+  return isGzipMagic(head[0], head[1]) || detectCaptureFormat(head, 0) !== null;
 }
 
 /** Reads a whole capture into memory: for tests and small files, not for the pipeline. */
@@ -265,7 +265,7 @@ async function decompressIfGzip(
   }
   const first = head[0];
   const second = first !== undefined && first.length > 1 ? first[1] : head[1]?.[0];
-  const gzip = first?.[0] === 0x1f && second === 0x8b;
+  const gzip = isGzipMagic(first?.[0], second);
 
   async function* replay(): AsyncGenerator<Uint8Array> {
     try {

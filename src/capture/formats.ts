@@ -36,6 +36,11 @@ export const OPTION_IF_TSOFFSET = 14;
 
 export type CaptureFormat = 'pcap' | 'pcap-nsec' | 'pcap-modified' | 'pcapng';
 
+/** gzip's magic (RFC 1952): a compressed capture, which is read through gunzip. */
+export function isGzipMagic(first: number | undefined, second: number | undefined): boolean {
+  return first === 0x1f && second === 0x8b;
+}
+
 /** The format from the first four bytes; null when they are no capture magic. */
 export function detectCaptureFormat(
   buf: Uint8Array,

@@ -19,6 +19,7 @@ import {
   SECTION_HEADER_MIN_BYTES,
   SIMPLE_PACKET_FIXED_BYTES,
   detectCaptureFormat,
+  isGzipMagic,
   parseInterfaceDescription,
 } from './formats.js';
 import { ticksToMicros } from './timestamps.js';
@@ -242,7 +243,7 @@ export class CaptureParser {
     if (detected === null) {
       const magic = ((buf[position]! << 24) | (buf[position + 1]! << 16) | (buf[position + 2]! << 8) | buf[position + 3]!) >>> 0;
       const hex = magic.toString(16).padStart(8, '0');
-      if (buf[position] === 0x1f && buf[position + 1] === 0x8b) {
+      if (isGzipMagic(buf[position], buf[position + 1])) {
         throw new CaptureFormatError(
           'ERR_GZIP_NOT_DECODED',
           `${this.name}: gzip-compressed data reached the capture parser undecoded (magic 0x${hex})`,
