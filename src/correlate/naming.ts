@@ -41,16 +41,19 @@ export class ServiceNamer {
     if (!ports) this.serversByIp.set(server.ip, (ports = new Set()));
     ports.add(key);
     if (!this.protocolOf.has(key)) this.protocolOf.set(key, protocol);
-    if (hostHint && !this.hostHints.has(key)) {
-      const host = stripPort(hostHint);
-      if (host && isIP(host) === 0 && host !== 'localhost') this.hostHints.set(key, host);
-    }
+    if (hostHint) this.hint(key, hostHint);
   }
 
   /** A TLS server the client asked for by name (SNI): the name is a hint, as a Host header is. */
   observeServerName(server: Endpoint, serverName: string): void {
-    const key = endpointKey(server);
-    if (!this.hostHints.has(key) && isIP(serverName) === 0) this.hostHints.set(key, serverName);
+    this.hint(endpointKey(server), serverName);
+  }
+
+  /** The first host name a server was asked for, unless it is an address or localhost (which name nothing). */
+  private hint(key: string, hostHint: string): void {
+    if (this.hostHints.has(key)) return;
+    const host = stripPort(hostHint);
+    if (host && isIP(host) === 0 && host !== 'localhost') this.hostHints.set(key, host);
   }
 
   /**
