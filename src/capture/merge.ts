@@ -7,7 +7,6 @@ export interface TimedSource {
   firstTs: number;
 }
 
-
 /**
  * k-way merge of packet batches by timestamp. Each source is taken in its own order (a source
  * that is not sorted stays as it is); equal timestamps go to the source listed first. A merged batch

@@ -15,7 +15,6 @@ import { decodeIPv6 } from './ipv6.js';
 import { decodeMpls } from './mpls.js';
 import { decodePppoeSession } from './pppoe.js';
 
-
 const ETHERNET_HEADER_LENGTH = 14;
 const VLAN_TAG_LENGTH = 4;
 

@@ -268,7 +268,7 @@ function duration(t: TraceTree): number {
   return t.endUs === null ? 0 : t.endUs - t.startUs;
 }
 
-/** "3 unknown_ca from the client" (the most frequent reason), "5 (2 reasons)"; '' when none failed. */
+/** "3 unknown_ca from the client" (one reason), "5 (most: 3 unknown_ca from the client)"; '' when none failed. */
 function failedText(failures: Record<string, number> | undefined): string {
   const entries = Object.entries(failures ?? {}).sort((a, b) => b[1] - a[1]);
   if (entries.length === 0) return '';
