@@ -226,8 +226,6 @@ class DetectingHandler implements ProtocolHandler {
   originalClient: Endpoint | null = null;
   /** The client stream's first bytes, while they may still be a PROXY header; null once decided. */
   private proxyCheck: { bytes: Uint8Array; ts: number; offset: number } | null = { bytes: new Uint8Array(0), ts: 0, offset: 0 };
-  /** Bytes of a connection given up on are counted under this name. */
-  private skippedCounter = 'protocols.unrecognised-bytes';
   /** Events came since the dispatcher last asked what is in flight. */
   private touched = false;
   /**
@@ -257,7 +255,7 @@ class DetectingHandler implements ProtocolHandler {
     if (!this.touched) this.touch();
     if (dir === 0 && this.proxyCheck) return this.stripProxyHeader(bytes, ts, offset);
     if (this.target) return this.target.data(this.flipped ? other(dir) : dir, bytes, ts, offset);
-    if (this.givenUp) return this.dispatcher.counters.add(this.skippedCounter, bytes.length);
+    if (this.givenUp) return this.dispatcher.counters.add(UNRECOGNISED_BYTES, bytes.length);
     const copy = bytes.slice();
     this.held.push({ kind: 'data', dir, bytes: copy, ts, offset });
     this.sample[dir].push(copy);
@@ -398,7 +396,21 @@ class DetectingHandler implements ProtocolHandler {
     const counters = this.dispatcher.counters;
     counters.add(`protocols.connections.${name}`);
     if (reversed) counters.add('protocols.roles-swapped');
-    const target = open(flow);
+    this.handOver(open(flow), reversed);
+  }
+
+  /** TLS without its secrets: not analysed, but its handshake is followed in the clear and told with it. */
+  private observeTls(clientDir: Direction, connection: UnanalysedConnection): void {
+    const server = { ...connection.server };
+    const client = connection.client ? { ...connection.client } : undefined;
+    const observer = new TlsHandshakeObserver(clientDir, this.dispatcher.counters, (handshake) =>
+      this.dispatcher.unanalysed({ ...connection, server, ...(client ? { client } : {}), handshake }),
+    );
+    this.handOver(observer, false);
+  }
+
+  /** From now on events go to `target`; those held so far first, in the order they came. */
+  private handOver(target: ProtocolHandler, reversed: boolean): void {
     this.target = target;
     const flip = (d: Direction): Direction => (reversed ? other(d) : d);
     for (const e of this.held.splice(0)) {
@@ -410,32 +422,20 @@ class DetectingHandler implements ProtocolHandler {
     this.sample[1] = [];
   }
 
-  /** TLS without its secrets: not analysed, but its handshake is followed in the clear and told with it. */
-  private observeTls(clientDir: Direction, connection: UnanalysedConnection): void {
-    const server = { ...connection.server };
-    const client = connection.client ? { ...connection.client } : undefined;
-    this.target = new TlsHandshakeObserver(clientDir, this.dispatcher.counters, (handshake) =>
-      this.dispatcher.unanalysed({ ...connection, server, ...(client ? { client } : {}), handshake }),
-    );
-    for (const e of this.held.splice(0)) {
-      if (e.kind === 'data') this.target.data(e.dir, e.bytes, e.ts, e.offset);
-      else if (e.kind === 'gap') this.target.gap(e.dir, e.lost, e.ts, e.offset);
-    }
-    this.sample[0] = [];
-    this.sample[1] = [];
-  }
-
-  private giveUp(connection: UnanalysedConnection = { kind: 'unknown', server: this.flow.server, serverName: null }): void {
+  /** No analyzer takes the connection (TLS goes to observeTls): it is counted and its bytes skipped. */
+  private giveUp(): void {
     this.givenUp = true;
-    if (connection.kind === 'tls') this.skippedCounter = 'protocols.tls-bytes';
     const bytes = this.held.reduce((n, e) => n + (e.kind === 'data' ? e.bytes.length : 0), 0);
     this.held.length = 0;
     this.sample[0] = [];
     this.sample[1] = [];
-    this.dispatcher.unanalysed({ ...connection, server: { ...connection.server } });
-    this.dispatcher.counters.add(this.skippedCounter, bytes);
+    this.dispatcher.unanalysed({ kind: 'unknown', server: { ...this.flow.server }, serverName: null });
+    this.dispatcher.counters.add(UNRECOGNISED_BYTES, bytes);
   }
 }
+
+/** Bytes of connections no analyzer took. */
+const UNRECOGNISED_BYTES = 'protocols.unrecognised-bytes';
 
 function other(dir: Direction): Direction {
   return dir === 0 ? 1 : 0;
