@@ -288,7 +288,7 @@ export class Http1Connection implements ProtocolHandler, ReaderSink {
       this.readers[0].cutUnfinishedHead();
     }
     let awaited: PendingExchange | null | undefined = this.awaitingResponse[0];
-    if (awaited && this.sentBeforeArrival(awaited)) {
+    if (awaited && this.sentBeforeOffset(awaited.requestOffset)) {
       // It answers a request from before the capture (or lost): pipelined ahead of the one awaited.
       awaited = undefined;
       this.ctx.counters.add('http.responses-to-unseen-requests');
@@ -331,15 +331,11 @@ export class Http1Connection implements ProtocolHandler, ReaderSink {
   }
 
   /**
-   * The response beginning now was sent before the server had any byte of `x` (its acknowledgments
-   * stop short of `x`'s first byte): it cannot be `x`'s answer. Seen when a capture starts, or a gap
-   * falls, inside a pipelined burst: the answers to the requests before it come first.
+   * The response beginning now was sent before the server had any byte of the request starting at
+   * client stream `offset` (its acknowledgments stop short of it): it cannot be that request's answer.
+   * Seen when a capture starts, or a gap falls, inside a pipelined burst: the answers to the requests
+   * before it come first.
    */
-  private sentBeforeArrival(x: PendingExchange): boolean {
-    return this.sentBeforeOffset(x.requestOffset);
-  }
-
-  /** The server's acknowledgments stop short of this client stream offset: nothing from it had arrived. */
   private sentBeforeOffset(offset: number | null): boolean {
     if (offset === null) return false;
     const acknowledged = this.ctx.flow.acknowledgedOffset?.(0) ?? null;
