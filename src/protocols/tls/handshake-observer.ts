@@ -42,7 +42,6 @@ const VERSIONS: Record<number, string> = { 0x0300: 'SSL 3.0', 0x0301: 'TLS 1.0',
 
 export class TlsHandshakeObserver implements ProtocolHandler {
   private readonly pending: [Buffer, Buffer] = [Buffer.alloc(0), Buffer.alloc(0)];
-  private readonly followed = [0, 0];
   private readonly sent = [0, 0];
   private readonly encrypted = [false, false];
   private clientHelloTs: number | null = null;
@@ -62,9 +61,9 @@ export class TlsHandshakeObserver implements ProtocolHandler {
 
   data(dir: Direction, bytes: Uint8Array, ts: number): void {
     if (this.countsUnanalysedBytes) this.counters.add('protocols.tls-bytes', bytes.length);
+    const followed = this.sent[dir]!; // until a side encrypts, all it sent was followed
     this.sent[dir]! += bytes.length;
-    if (this.encrypted[dir] || this.followed[dir]! >= MAX_FOLLOWED) return;
-    this.followed[dir]! += bytes.length;
+    if (this.encrypted[dir] || followed >= MAX_FOLLOWED) return;
     let p = this.pending[dir].length === 0 ? Buffer.from(bytes) : Buffer.concat([this.pending[dir], bytes]);
     while (p.length >= HEADER && !this.encrypted[dir]) {
       const length = p.readUInt16BE(3);

@@ -336,10 +336,10 @@ export class TlsSession implements ProtocolHandler {
     const s = this.opts.keys.get(this.clientRandom!.toString('hex'), complete);
     if (!s) return false;
     if (this.tls13) {
-      if (!s.clientTraffic0 || !s.serverTraffic0) return false;
+      // `complete` made sure of the application secrets.
       const pairs: [Buffer | undefined, Buffer][] = [
-        [s.clientHandshake, s.clientTraffic0],
-        [s.serverHandshake, s.serverTraffic0],
+        [s.clientHandshake, s.clientTraffic0!],
+        [s.serverHandshake, s.serverTraffic0!],
       ];
       pairs.forEach(([handshake, traffic], i) => {
         const side = this.sides[i as Direction];
@@ -357,8 +357,7 @@ export class TlsSession implements ProtocolHandler {
         }
       });
     } else {
-      if (!s.masterSecret) return false;
-      const [client, server] = tls12Keys(suite, s.masterSecret, this.clientRandom!, this.serverRandom!);
+      const [client, server] = tls12Keys(suite, s.masterSecret!, this.clientRandom!, this.serverRandom!);
       this.sides[0].waitingCipher = new RecordCipher(suite, client, false, this.encryptThenMac);
       this.sides[1].waitingCipher = new RecordCipher(suite, server, false, this.encryptThenMac);
     }
