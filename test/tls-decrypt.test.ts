@@ -370,6 +370,12 @@ describe('TLS decryption with logged secrets', () => {
     const plain = await runCli(['read', 'fixtures/mysql-tls.pcap']);
     assert.match(plain.stdout, /1 MySQL connections switched to TLS after the greeting: their commands are not visible without the session secrets/);
     assert.match(plain.stdout, /TLS \(encrypted\) +127\.0\.0\.1:3307 +1$/m);
+    // A key log with lines it does not understand: used for what it holds, the rest said.
+    const mixed = join(tmp, 'mixed.keys');
+    writeFileSync(mixed, readFileSync('fixtures/mysql-tls.keys', 'latin1') + 'not a key log line\nCLIENT_RANDOM 00 11\n');
+    const partly = await runCli(['read', '--tls-keylog', mixed, 'fixtures/mysql-tls.pcap']);
+    assert.match(partly.stdout, /^ {2}2 TLS key log lines not understood \(neither a key log label, a comment nor blank\): skipped$/m);
+    assert.match(partly.stdout, /TLS sessions decrypted with their secrets: 1$/m);
     const bad = await runCli(['read', '--tls-keylog', 'README.md', 'fixtures/mysql-tls.pcap']);
     assert.equal(bad.code, 2);
     assert.equal(bad.stderr.trim().split('\n').length, 1);

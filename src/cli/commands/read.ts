@@ -318,6 +318,8 @@ export class AnalysisSession {
     if (twins > 0) {
       warnings.push(`${twins} connections seen twice, before and after address translation (NAT): each analysed once, between the real client and server (dialedServer keeps the address dialed)`);
     }
+    const badKeyLines = this.tlsKeys.malformedLines;
+    if (badKeyLines > 0) warnings.push(`${badKeyLines} TLS key log lines not understood (neither a key log label, a comment nor blank): skipped`);
     const skipped = this.counters.get('capture.files-skipped');
     if (skipped > 0) warnings.push(`${skipped} files in the directories given are not captures: skipped`);
     const copies = this.counters.get('tcp.copies');
